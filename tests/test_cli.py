@@ -1,0 +1,94 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from wordrec import __version__
+from wordrec.cli import cli
+
+from conftest import make_tone_corpus, write_wav, tone
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, ):
+    root = tmp_path_factory.mktemp("tones")
+    data = make_tone_corpus(root / "data")
+    model = root / "tones.model"
+    result = CliRunner().invoke(cli, ["train", str(data), "-o", str(model), "--states", "3", "--mix", "2", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    return data, model, result
+
+
+def test_train_prints_a_summary_per_word(trained):
+    _, model, result = trained
+    assert model.exists()
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("word\trecordings")
+    assert [line.split("\t")[0] for line in lines[1:]] == ["high", "low", "mid"]
+
+
+def test_recognize_prints_path_word_score(trained, tmp_path):
+    data, model, _ = trained
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(model), str(data / "mid" / "mid_0.wav")])
+    assert result.exit_code == 0, result.output
+    path, word, score = result.stdout.strip().split("\t")
+    assert path.endswith("mid_0.wav") and word == "mid" and float(score) < 0
+
+
+def test_recognize_nbest_and_json(trained):
+    data, model, _ = trained
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(model), "--nbest", "3", "--json", str(data / "low")])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)
+    assert len(answers) == 6
+    for a in answers:
+        assert a["word"] == "low"
+        scores = [n["log_lik"] for n in a["nbest"]]
+        assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+
+
+def test_eval_reports_accuracy_and_confusion(trained):
+    data, model, _ = trained
+    result = CliRunner().invoke(cli, ["eval", "-m", str(model), str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)
+    assert rep["accuracy"] == 1.0 and rep["n_files"] == 18
+    assert rep["labels"] == ["high", "low", "mid"]
+    assert rep["confusion"] == [[6, 0, 0], [0, 6, 0], [0, 0, 6]]
+    text = CliRunner().invoke(cli, ["eval", "-m", str(model), str(data)]).stdout
+    assert "accuracy\t100.00%" in text and "truth\\rec" in text
+
+
+def test_bad_file_in_a_batch_gives_one_line_and_exit_3(trained, tmp_path):
+    data, model, _ = trained
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    good = data / "high" / "high_1.wav"
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(model), str(bad), str(good)])
+    assert result.exit_code == 3
+    assert "high" in result.stdout
+    err = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(err) == 1 and str(bad) in err[0]
+    assert "Traceback" not in result.output
+
+
+def test_bad_model_is_one_line_and_exit_1(tmp_path):
+    m = tmp_path / "x.model"
+    m.write_text("nonsense")
+    wav = write_wav(tmp_path / "a.wav", tone([440]))
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(m), str(wav)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and str(m) in result.stderr
+
+
+def test_version_and_help():
+    runner = CliRunner()
+    assert __version__ in runner.invoke(cli, ["--version"]).stdout
+    for cmd in ([], ["train"], ["recognize"], ["eval"]):
+        result = runner.invoke(cli, cmd + ["--help"])
+        assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_usage_error_exits_2(tmp_path):
+    result = CliRunner().invoke(cli, ["train", str(tmp_path)])  # no -o
+    assert result.exit_code == 2

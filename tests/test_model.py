@@ -1,0 +1,103 @@
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from wordrec import model
+from wordrec.errors import WordrecError
+from wordrec.features import FeatureConfig
+from wordrec.model import ModelSet, WordModel
+
+
+def _modelset(rng, words=("no", "yes"), S=3, M=2, D=39):
+    models = []
+    for w in words:
+        t = np.diag(np.full(S, 0.6)) + np.diag(np.full(S - 1, 0.4), 1)
+        t[-1, -1] = 1.0
+        models.append(
+            WordModel(
+                w, np.eye(S)[0], t, np.arange(S) == S - 1, rng.dirichlet(np.ones(M), size=S),
+                rng.normal(size=(S, M, D)), rng.uniform(0.1, 2.0, size=(S, M, D)),
+            )
+        )
+    return ModelSet(FeatureConfig.for_rate(8000), tuple(models), {"config": {}}, {"words": {}})
+
+
+def test_round_trip_is_exact_and_bytes_are_stable(rng, tmp_path):
+    ms = _modelset(rng)
+    path = tmp_path / "m.model"
+    model.save(ms, path)
+    first = path.read_bytes()
+    back = model.load(path)
+    for a, b in zip(ms.models, back.models):
+        for key in ("startprob", "transmat", "final", "weights", "means", "variances"):
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    assert back.features == ms.features
+    model.save(back, path)
+    assert path.read_bytes() == first
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def _tampered(rng, tmp_path, change):
+    ms = _modelset(rng)
+    data = json.loads(model.dumps(ms))
+    change(data)
+    path = tmp_path / "bad.model"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["models"][0]["variances"][0][0].__setitem__(0, -1.0), "variances"),
+        (lambda d: d["models"][1]["transmat"][0].__setitem__(0, 0.9), "transmat"),
+        (lambda d: d["models"][0]["weights"].pop(), "weights"),
+        (lambda d: d.__setitem__("version", 99), "newer"),
+        (lambda d: d.__setitem__("format", "pickle"), "not a wordrec model"),
+        (lambda d: d["features"].__setitem__("nfft", 3), "nfft"),
+        (lambda d: d["models"][0].__setitem__("means", "x"), "means"),
+        (lambda d: d.__setitem__("words", ["a", "b"]), "words"),
+    ],
+)
+def test_tampered_files_are_refused_naming_the_field(rng, tmp_path, change, message):
+    with pytest.raises(WordrecError, match=message):
+        model.load(_tampered(rng, tmp_path, change))
+
+
+def test_nan_in_a_model_file_is_refused(rng, tmp_path):
+    path = tmp_path / "nan.model"
+    text = model.dumps(_modelset(rng))
+    data = json.loads(text)
+    data["models"][0]["means"][0][0][0] = "NAN_HERE"
+    path.write_text(json.dumps(data).replace('"NAN_HERE"', "NaN"))
+    with pytest.raises(WordrecError, match=r"models\[0\].*means.*NaN"):
+        model.load(path)
+
+
+def test_pickle_payload_is_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.model"
+    path.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(WordrecError):
+        model.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n", b"{", b"hello", b"\x00\x01\x02", b"[1, 2]", b"{\"format\": \"wordrec-model\"}"])
+def test_junk_files_are_refused(tmp_path, content):
+    path = tmp_path / "junk.model"
+    path.write_bytes(content)
+    with pytest.raises(WordrecError, match="junk.model"):
+        model.load(path)
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(WordrecError, match="no such model file"):
+        model.load(tmp_path / "nope.model")

@@ -1,0 +1,3 @@
+from wordrec.cli import main
+
+main()

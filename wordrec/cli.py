@@ -1,0 +1,245 @@
+"""The command line: parse, call the pipeline, format.  No maths here.
+
+stdout carries results (tab-separated, or JSON with ``--json``); stderr
+carries progress and diagnostics.  Exit codes: 0 success, 1 error (nothing
+useful done), 2 usage error, 3 some inputs failed (the others were
+answered), 130 interrupted.  Heavy modules are imported inside the commands
+so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from wordrec import __version__
+from wordrec.errors import WordrecError
+
+EXIT_ERROR = 1
+EXIT_SOME_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _report_failures(failures) -> None:
+    for f in failures:
+        _say(f"Error: {f.message}")
+
+
+def _progress(total: int, label: str, quiet: bool):
+    """A progress bar on stderr (a no-op context when quiet)."""
+    if quiet or total == 0:
+        return _NoBar()
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def _dump_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+class _Group(click.Group):
+    """Turns WordrecError and Ctrl-C into one line on stderr and an exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except WordrecError as exc:
+            _say(f"Error: {exc}")
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            _say("Interrupted.")
+            sys.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wordrec")
+def cli():
+    """Isolated-word speech recognition with GMM-HMMs.
+
+    Train one model per word from folders of recordings (one sub-folder per
+    word), then recognise new recordings or evaluate on a labelled test set.
+    """
+
+
+@cli.command()
+@click.argument("data", type=click.Path(exists=True))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
+@click.option("--states", default=None, type=click.IntRange(1, 100), help="States per word model.  [default: 6]")
+@click.option("--mix", default=None, type=click.IntRange(1, 256), help="Gaussians per state.  [default: 4]")
+@click.option("--iters", default=None, type=click.IntRange(0, 10000), help="EM iterations at most, per mixture size.  [default: 20]")
+@click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help="Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-4]")
+@click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help="State topology.  [default: left-to-right]")
+@click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Variance floor as a fraction of the global variance.  [default: 0.01]")
+@click.option("--seed", default=None, type=int, help="Random seed.  [default: 0]")
+@click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="Resample everything to this rate in Hz.  [default: the lowest rate in the data]")
+@click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, quiet):
+    """Train one GMM-HMM per word on DATA and write the model file.
+
+    DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
+    manifest file of 'path<TAB>word' lines.
+
+    \b
+    Example:
+      wordrec train recordings/ -o words.model
+    """
+    import os
+
+    from wordrec import corpus, model, pipeline
+    from wordrec.features import FeatureConfig
+    from wordrec.train import TrainConfig, fit_all
+
+    overrides = {
+        k: v
+        for k, v in dict(
+            n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed
+        ).items()
+        if v is not None
+    }
+    train_cfg = TrainConfig(**overrides).validated()
+    found = corpus.load(data)
+    for where, why in found.skipped:
+        _say(f"Skipped: {where}: {why}")
+    paths = [p for p, _ in found.items]
+    rate, unreadable = pipeline.pick_rate(paths, sample_rate)
+    bad = {f.path for f in unreadable}
+    items = [(p, w) for p, w in found.items if str(p) not in bad]
+    feature_cfg = FeatureConfig.for_rate(rate)
+    jobs = jobs or os.cpu_count() or 1
+    with _progress(len(items), "Features", quiet) as bar:
+        by_word, failures = pipeline.features_by_word(items, feature_cfg, bar.update)
+    with _progress(len(by_word), "Training", quiet) as bar:
+        models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: bar.update(1))
+    failures = unreadable + failures
+    _report_failures(failures)
+    model.save(models, output)
+    _print_train_summary(models)
+    _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")
+
+
+def _print_train_summary(models) -> None:
+    click.echo("word\trecordings\tframes\tstates\titerations\tlog_lik_per_frame")
+    for word, d in models.diagnostics["words"].items():
+        iterations = sum(len(stage) - 1 for stage in d["log_lik"])
+        click.echo(
+            f"{word}\t{d['n_recordings']}\t{d['n_frames']}\t{d['n_states']}\t{iterations}\t{d['log_lik_per_frame']:.3f}"
+        )
+
+
+@cli.command()
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--nbest", default=1, type=click.IntRange(1, 1000), help="List the best K words per file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of tab-separated lines.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def recognize(model_path, paths, nbest, as_json, quiet):
+    """Recognise the word spoken in each file (folders are searched for audio).
+
+    Prints 'path<TAB>word<TAB>log-likelihood' per file; with --nbest K, K
+    word/score pairs per line, best first.
+
+    \b
+    Example:
+      wordrec recognize -m words.model a.wav b.flac more/
+    """
+    from wordrec import corpus, model, pipeline
+
+    models = model.load(model_path)
+    files, skipped = corpus.expand(paths)
+    for where, why in skipped:
+        _say(f"Skipped: {where}: {why}")
+    with _progress(len(files), "Recognising", quiet or len(files) < 50) as bar:
+        answers = pipeline.recognize_files(models, files, nbest, bar.update)
+    failed = [a.failure for a in answers if a.failure]
+    _report_failures(failed)
+    if as_json:
+        _dump_json([_answer_json(a) for a in answers if a.failure is None])
+    else:
+        for a in answers:
+            if a.failure is None:
+                pairs = "\t".join(f"{w}\t{_fmt(s)}" for w, s in zip(a.ranked.words, a.ranked.log_liks))
+                click.echo(f"{a.path}\t{pairs}")
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _answer_json(a) -> dict:
+    return {
+        "path": a.path,
+        "word": a.ranked.best,
+        "log_lik": a.ranked.log_lik,
+        "n_frames": a.n_frames,
+        "nbest": [{"word": w, "log_lik": s} for w, s in zip(a.ranked.words, a.ranked.log_liks)],
+    }
+
+
+@cli.command(name="eval")
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def evaluate(model_path, data, as_json, quiet):
+    """Recognise a labelled test set and report accuracy and confusions.
+
+    DATA is laid out as for 'wordrec train'.  Prints overall and per-word
+    accuracy, the confusion matrix (rows = truth, columns = recognised) and
+    the misrecognised files.
+
+    \b
+    Example:
+      wordrec eval -m words.model test/
+    """
+    from wordrec import corpus, model, pipeline
+
+    models = model.load(model_path)
+    found = corpus.load(data)
+    for where, why in found.skipped:
+        _say(f"Skipped: {where}: {why}")
+    with _progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
+        rep, failures = pipeline.evaluate_corpus(models, list(found.items), bar.update)
+    _report_failures(failures)
+    if as_json:
+        _dump_json(rep)
+    else:
+        click.echo(_eval_text(rep))
+    if failures:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _eval_text(rep: dict) -> str:
+    from wordrec.evaluate import confusion_table
+
+    lines = [f"accuracy\t{rep['accuracy'] * 100:.2f}%\t({rep['n_correct']}/{rep['n_files']})", ""]
+    lines.append("word\tfiles\tcorrect\taccuracy")
+    for w, d in rep["per_word"].items():
+        lines.append(f"{w}\t{d['n_files']}\t{d['n_correct']}\t{d['accuracy'] * 100:.1f}%")
+    lines += ["", "confusion (rows = truth, columns = recognised)", confusion_table(rep)]
+    if rep["errors"]:
+        lines += ["", "misrecognised"]
+        lines += [f"{e['path']}\t{e['truth']}\t->\t{e['recognized']}" for e in rep["errors"]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    cli(prog_name="wordrec")

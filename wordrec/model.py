@@ -1,0 +1,312 @@
+"""Word models, model sets, and the model file: versioned JSON, validated on load.
+
+A model file is plain JSON (no pickle, nothing executable), written
+atomically, with floats in their shortest round-trip form so that the same
+model always gives the same bytes.  Loading checks every field and names
+the first bad one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from wordrec.errors import WordrecError
+from wordrec.features import FeatureConfig
+from wordrec.gmm import safe_log
+
+FORMAT = "wordrec-model"
+VERSION = 1
+#: Model files larger than this are refused before parsing.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+_PROB_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class WordModel:
+    """One word's HMM with Gaussian-mixture states.
+
+    Attributes
+    ----------
+    word : str
+    startprob : ndarray, shape (n_states,)
+    transmat : ndarray, shape (n_states, n_states)
+        Rows sum to one; ``transmat[i, j]`` = P(j at t+1 | i at t).
+    final : ndarray of bool, shape (n_states,)
+        States a recording may end in.
+    weights : ndarray, shape (n_states, n_mix)
+    means, variances : ndarray, shape (n_states, n_mix, n_features)
+    """
+
+    word: str
+    startprob: np.ndarray
+    transmat: np.ndarray
+    final: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+
+    @property
+    def n_states(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def n_mix(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def log_start(self) -> np.ndarray:
+        return safe_log(self.startprob)
+
+    @property
+    def log_trans(self) -> np.ndarray:
+        return safe_log(self.transmat)
+
+    @property
+    def log_end(self) -> np.ndarray:
+        return np.where(self.final, 0.0, -np.inf)
+
+    @property
+    def log_weights(self) -> np.ndarray:
+        return safe_log(self.weights)
+
+    def min_frames(self) -> int:
+        """Fewest frames a recording needs to have a path through the model."""
+        allowed = self.transmat > 0
+        reach = self.startprob > 0
+        for n in range(1, self.n_states + 2):
+            if np.any(reach & self.final):
+                return n
+            reach = (reach[:, None] & allowed).any(axis=0)
+        return self.n_states + 1
+
+    def to_dict(self) -> dict:
+        return {
+            "word": self.word,
+            "n_states": self.n_states,
+            "n_mix": self.n_mix,
+            "startprob": self.startprob.tolist(),
+            "transmat": self.transmat.tolist(),
+            "final": [bool(x) for x in self.final],
+            "weights": self.weights.tolist(),
+            "means": self.means.tolist(),
+            "variances": self.variances.tolist(),
+        }
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """Everything a model file holds.
+
+    Attributes
+    ----------
+    features : FeatureConfig
+        The front end the models were trained with; recognition uses it.
+    models : tuple of WordModel
+        Sorted by word.
+    training : dict
+        The training settings (for the record).
+    diagnostics : dict
+        Per word: recordings, frames, log-likelihood per iteration, ...
+    """
+
+    features: FeatureConfig
+    models: tuple
+    training: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def words(self) -> list[str]:
+        return [m.word for m in self.models]
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "features": self.features.to_dict(),
+            "training": self.training,
+            "words": self.words,
+            "models": [m.to_dict() for m in self.models],
+            "diagnostics": self.diagnostics,
+        }
+
+
+def dumps(models: ModelSet) -> str:
+    """The model file's text (deterministic)."""
+    validate(models)
+    return json.dumps(models.to_dict(), sort_keys=True, allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def save(models: ModelSet, path) -> None:
+    """Write a model file atomically: a temporary file in the same folder, then rename.
+
+    An interrupted save leaves any earlier file at ``path`` untouched and no
+    temporary file behind.
+    """
+    write_atomic(path, dumps(models).encode("utf-8"))
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise WordrecError(f"{path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise WordrecError(f"{path}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise WordrecError(f"{path}: cannot write ({exc.strerror})") from None
+        raise
+
+
+def load(path) -> ModelSet:
+    """Read and validate a model file.
+
+    Raises
+    ------
+    WordrecError
+        Naming the file and the first problem found.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if p.is_dir():
+            raise WordrecError(f"{path}: is a directory, not a model file")
+        if size > MAX_FILE_BYTES:
+            raise WordrecError(f"{path}: {size} bytes is too large for a model file")
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise WordrecError(f"{path}: no such model file") from None
+    except OSError as exc:
+        raise WordrecError(f"{path}: cannot read model file ({exc.strerror})") from None
+    try:
+        return loads(raw)
+    except WordrecError as exc:
+        raise WordrecError(f"{path}: {exc}") from None
+
+
+def loads(raw: bytes) -> ModelSet:
+    """Parse and validate a model file's bytes (see :func:`load`)."""
+    if not raw.strip():
+        raise WordrecError("empty file, not a wordrec model")
+    if raw[:1] not in (b"{", b" ", b"\n", b"\t", b"\r"):
+        raise WordrecError("not a wordrec model file (expected JSON)")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=lambda name: float("nan"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WordrecError(f"not a valid wordrec model file (damaged JSON: {str(exc)[:80]})") from None
+    return from_dict(data)
+
+
+def from_dict(data) -> ModelSet:
+    """Build a :class:`ModelSet` from parsed JSON, validating every field."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise WordrecError(f"not a wordrec model file (format is not {FORMAT!r})")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise WordrecError("field 'version': missing or not a positive integer")
+    if version > VERSION:
+        raise WordrecError(
+            f"model format version {version} is newer than this wordrec reads ({VERSION}); upgrade wordrec"
+        )
+    for key in ("features", "models", "words"):
+        if key not in data:
+            raise WordrecError(f"field {key!r}: missing")
+    if not isinstance(data["features"], dict):
+        raise WordrecError("field 'features': not an object")
+    features = FeatureConfig.from_dict(data["features"])
+    raw_models = data["models"]
+    if not isinstance(raw_models, list) or not raw_models:
+        raise WordrecError("field 'models': must be a non-empty list")
+    models = tuple(_word_model(m, i, features.n_features) for i, m in enumerate(raw_models))
+    words = [m.word for m in models]
+    if data["words"] != words:
+        raise WordrecError("field 'words': does not match the models' words")
+    if len(set(words)) != len(words):
+        raise WordrecError("field 'models': a word appears twice")
+    training = data.get("training", {})
+    diagnostics = data.get("diagnostics", {})
+    if not isinstance(training, dict) or not isinstance(diagnostics, dict):
+        raise WordrecError("fields 'training' and 'diagnostics' must be objects")
+    result = ModelSet(features, models, training, diagnostics)
+    validate(result)
+    return result
+
+
+def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
+    name = f"{where}.{key}"
+    if key not in obj:
+        raise WordrecError(f"field {name!r}: missing")
+    try:
+        arr = np.array(obj[key], dtype=float)
+    except (ValueError, TypeError):
+        raise WordrecError(f"field {name!r}: not an array of numbers") from None
+    if arr.shape != shape:
+        raise WordrecError(f"field {name!r}: shape {arr.shape}, expected {shape}")
+    return arr
+
+
+def _word_model(obj, index: int, n_features: int) -> WordModel:
+    where = f"models[{index}]"
+    if not isinstance(obj, dict):
+        raise WordrecError(f"field {where!r}: not an object")
+    word = obj.get("word")
+    if not isinstance(word, str) or not word or any(c in word for c in "\t\n\r"):
+        raise WordrecError(f"field '{where}.word': must be a non-empty string without tabs or newlines")
+    dims = []
+    for key in ("n_states", "n_mix"):
+        n = obj.get(key)
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
+            raise WordrecError(f"field '{where}.{key}': must be an integer from 1 to 1000")
+        dims.append(n)
+    s, m = dims
+    final = obj.get("final")
+    if not isinstance(final, list) or len(final) != s or not all(isinstance(x, bool) for x in final):
+        raise WordrecError(f"field '{where}.final': must be a list of {s} booleans")
+    return WordModel(
+        word=word,
+        startprob=_array(obj, "startprob", where, (s,)),
+        transmat=_array(obj, "transmat", where, (s, s)),
+        final=np.array(final, dtype=bool),
+        weights=_array(obj, "weights", where, (s, m)),
+        means=_array(obj, "means", where, (s, m, n_features)),
+        variances=_array(obj, "variances", where, (s, m, n_features)),
+    )
+
+
+def validate(models: ModelSet) -> None:
+    """Check the numbers of every word model; raise WordrecError naming the field."""
+    for i, wm in enumerate(models.models):
+        where = f"models[{i}] ({wm.word})"
+        for key in ("startprob", "transmat", "weights", "means", "variances"):
+            if not np.all(np.isfinite(getattr(wm, key))):
+                raise WordrecError(f"{where}.{key}: contains NaN or infinite values")
+        for key, arr in (("startprob", wm.startprob), ("transmat", wm.transmat), ("weights", wm.weights)):
+            if np.any(arr < 0):
+                raise WordrecError(f"{where}.{key}: contains a negative probability")
+            if np.any(np.abs(arr.sum(axis=-1) - 1.0) > _PROB_TOL):
+                raise WordrecError(f"{where}.{key}: probabilities do not sum to one")
+        if np.any(wm.variances <= 0):
+            raise WordrecError(f"{where}.variances: contains a value that is not positive")
+        if not np.any(wm.final):
+            raise WordrecError(f"{where}.final: no state may end a recording")
+        if wm.min_frames() > wm.n_states:
+            raise WordrecError(f"{where}: no path from a start state to a final state")

@@ -1,0 +1,151 @@
+"""The jobs the commands do, as functions: files in, models and results out.
+
+This is where I/O (audio, corpus, model files) meets the numeric core.  A
+bad file never stops a batch: it becomes a :class:`Failure` naming the file
+and the problem, and the caller reports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+
+from wordrec import audio, features
+from wordrec.errors import WordrecError
+from wordrec.features import FeatureConfig
+
+# Files read and featurised together; bounds memory on large corpora.
+_CHUNK_FILES = 512
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file that could not be used, and why (the message names the file)."""
+
+    path: str
+    message: str
+
+
+def pick_rate(paths, rate: int | None = None) -> tuple[int, list[Failure]]:
+    """The sample rate to train at: ``rate`` if given, else the lowest rate in the data.
+
+    The lowest rate means no recording is upsampled into a band it never had.
+    Returns the rate and the files whose headers could not be read.
+    """
+    failures, rates = [], []
+    for p in paths:
+        try:
+            rates.append(audio.info(p)[0])
+        except WordrecError as exc:
+            failures.append(Failure(str(p), str(exc)))
+    if rate is not None:
+        return int(rate), failures
+    if not rates:
+        raise WordrecError("no readable recordings")
+    return min(rates), failures
+
+
+def extract_files(paths, cfg: FeatureConfig, progress=None):
+    """Read and featurise files in chunks.
+
+    Returns
+    -------
+    list of ndarray (n_frames, n_features) or Failure, one per path
+    """
+    out: list = []
+    for a in range(0, len(paths), _CHUNK_FILES):
+        chunk = paths[a : a + _CHUNK_FILES]
+        signals, slots = [], []
+        for p in chunk:
+            try:
+                signal, _ = audio.read(p, cfg.sample_rate)
+                if len(signal) == 0:
+                    raise WordrecError(f"{p}: no samples left after resampling")
+                slots.append(len(signals))
+                signals.append(signal)
+            except WordrecError as exc:
+                slots.append(Failure(str(p), str(exc)))
+        feats = features.extract_many(signals, cfg)
+        out.extend(feats[s] if isinstance(s, int) else s for s in slots)
+        if progress:
+            progress(len(chunk))
+    return out
+
+
+def features_by_word(items, cfg: FeatureConfig, progress=None) -> tuple[dict, list[Failure]]:
+    """Featurise ``(path, word)`` items, grouped by word.
+
+    Returns
+    -------
+    by_word : dict of str -> list of ndarray (n_frames, n_features)
+    failures : list of Failure
+        Unusable files, and words left with no usable recording.
+    """
+    feats = extract_files([p for p, _ in items], cfg, progress)
+    by_word: dict = {}
+    failures = []
+    for (_, word), f in zip(items, feats):
+        if isinstance(f, Failure):
+            failures.append(f)
+        else:
+            by_word.setdefault(word, []).append(f)
+    for word in sorted({w for _, w in items} - set(by_word)):
+        failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
+    if not by_word:
+        raise WordrecError("no usable recordings to train on")
+    return by_word, failures
+
+
+def too_short(models, n_frames: int) -> str:
+    need = min(m.min_frames() for m in models.models)
+    seconds = need * models.features.win_step
+    return f"too short to recognise ({n_frames} frames; the models need at least {need}, about {seconds:.2f} s)"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The ranked words for one file, or why there are none."""
+
+    path: str
+    ranked: object = None  # recognize.Ranked
+    n_frames: int = 0
+    failure: Failure | None = None
+
+
+def recognize_files(models, paths, nbest: int | None = None, progress=None) -> list[Answer]:
+    """Score every file against every word; one :class:`Answer` per path."""
+    from wordrec.recognize import rank, score
+
+    feats = extract_files(list(paths), models.features, progress)
+    good = [i for i, f in enumerate(feats) if not isinstance(f, Failure)]
+    scores = score(models, [feats[i] for i in good]) if good else np.zeros((0, len(models.models)))
+    answers: list = [None] * len(feats)
+    for i, f in enumerate(feats):
+        if isinstance(f, Failure):
+            answers[i] = Answer(str(paths[i]), failure=f)
+    for row, i in zip(scores, good):
+        ranked = rank(row, models.words, nbest)
+        if not ranked.words:
+            fail = Failure(str(paths[i]), f"{paths[i]}: {too_short(models, len(feats[i]))}")
+            answers[i] = Answer(str(paths[i]), failure=fail)
+        else:
+            answers[i] = Answer(str(paths[i]), ranked, len(feats[i]))
+    return answers
+
+
+def evaluate_corpus(models, items, progress=None) -> tuple[dict, list[Failure]]:
+    """Recognise labelled ``(path, word)`` items and summarise.
+
+    Returns the report of :func:`wordrec.evaluate.report` (labels: the
+    model's words plus any true word it lacks) and the files that failed.
+    """
+    from wordrec.evaluate import report
+
+    answers = recognize_files(models, [p for p, _ in items], 1, progress)
+    ok = [(a, w) for a, (_, w) in zip(answers, items) if a.failure is None]
+    failures = [a.failure for a in answers if a.failure is not None]
+    truth = [w for _, w in ok]
+    labels = list(models.words) + sorted(set(truth) - set(models.words))
+    rep = report(truth, [a.ranked.best for a, _ in ok], labels, [a.path for a, _ in ok])
+    rep["n_failed"] = len(failures)
+    return rep, failures

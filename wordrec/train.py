@@ -1,0 +1,333 @@
+"""Training: initialisation, mixture splitting and Baum-Welch EM with floors.
+
+Each word is fitted independently on all of its recordings at once: the
+forward-backward pass runs over the whole batch of that word's recordings,
+and the M-step is a pair of matrix products over all their frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from wordrec.errors import WordrecError
+from wordrec.gmm import design, safe_log, state_log_densities
+from wordrec.hmm import Batch, log_likelihood, posteriors
+from wordrec.model import ModelSet, WordModel
+
+TOPOLOGIES = ("left-to-right", "ergodic")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; stored in the model file for the record.
+
+    Attributes
+    ----------
+    n_states : int
+        Emitting states per word.
+    n_mix : int
+        Gaussians per state at the end; grown 1 -> 2 -> 4 ... by splitting
+        the heaviest component of every state.
+    topology : str
+        ``"left-to-right"`` (no skips; start in the first state, end in the
+        last) or ``"ergodic"`` (any state to any state, start and end anywhere).
+    max_iter : int
+        EM iterations at most, per mixture size.
+    tol : float
+        Stop a mixture size when the relative gain of the training
+        log-likelihood falls below this (0 runs all ``max_iter``).
+    var_floor : float
+        Variances never fall below this ratio times the global per-dimension
+        variance of the training frames; applied in every M-step.
+    weight_floor : float
+        Mixture weights never fall below this.
+    min_occupancy : float
+        A Gaussian that explains fewer frames than this keeps its previous
+        mean and variance instead of being re-estimated from almost nothing.
+    split_offset : float
+        A split Gaussian's two means sit this many standard deviations apart
+        from the original, one on each side.
+    seed : int
+        Seed for everything random in training.
+    """
+
+    n_states: int = 6
+    n_mix: int = 4
+    topology: str = "left-to-right"
+    max_iter: int = 20
+    tol: float = 1e-4
+    var_floor: float = 0.01
+    weight_floor: float = 1e-4
+    min_occupancy: float = 2.0
+    split_offset: float = 0.2
+    seed: int = 0
+
+    def validated(self) -> "TrainConfig":
+        checks = [
+            ("n_states", 1 <= self.n_states <= 100),
+            ("n_mix", 1 <= self.n_mix <= 256),
+            ("topology", self.topology in TOPOLOGIES),
+            ("max_iter", 0 <= self.max_iter <= 10000),
+            ("tol", 0.0 <= self.tol < 1.0),
+            ("var_floor", 0.0 < self.var_floor < 1.0),
+            ("weight_floor", 0.0 < self.weight_floor * self.n_mix < 1.0),
+            ("min_occupancy", self.min_occupancy >= 0.0),
+            ("split_offset", 0.0 < self.split_offset <= 2.0),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise WordrecError(f"training setting {name} = {getattr(self, name)!r} is out of range")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def mixture_schedule(n_mix: int) -> list[int]:
+    """Mixture sizes trained in turn: powers of two below ``n_mix``, then ``n_mix``."""
+    sizes = [1]
+    while sizes[-1] * 2 < n_mix:
+        sizes.append(sizes[-1] * 2)
+    if sizes[-1] != n_mix:
+        sizes.append(n_mix)
+    return sizes
+
+
+def topology(n_states: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Allowed starts, transitions and final states: ``(start, trans, final)`` as bools."""
+    if kind == "ergodic":
+        return np.ones(n_states, bool), np.ones((n_states, n_states), bool), np.ones(n_states, bool)
+    start = np.zeros(n_states, bool)
+    start[0] = True
+    trans = np.eye(n_states, dtype=bool) | np.eye(n_states, k=1, dtype=bool)
+    final = np.zeros(n_states, bool)
+    final[-1] = True
+    return start, trans, final
+
+
+def uniform_segments(lengths: np.ndarray, n_states: int) -> np.ndarray:
+    """State of every frame when each sequence is cut into equal parts: ``(total_frames,)``."""
+    pos = np.concatenate([np.arange(n) / n for n in lengths])
+    return np.minimum((pos * n_states).astype(np.int64), n_states - 1)
+
+
+@dataclass
+class _Params:
+    start: np.ndarray  # (S,)
+    trans: np.ndarray  # (S, S)
+    final: np.ndarray  # (S,) bool
+    weights: np.ndarray  # (S, M)
+    means: np.ndarray  # (S, M, D)
+    variances: np.ndarray  # (S, M, D)
+
+    def model(self, word: str) -> WordModel:
+        return WordModel(word, self.start, self.trans, self.final, self.weights, self.means, self.variances)
+
+
+def _initial(X: np.ndarray, lengths: np.ndarray, n_states: int, cfg: TrainConfig, floor: np.ndarray) -> _Params:
+    """One Gaussian per state from a uniform segmentation; transitions from the segment lengths."""
+    start_ok, _, final = topology(n_states, cfg.topology)
+    seg = uniform_segments(lengths, n_states)
+    counts = np.bincount(seg, minlength=n_states).astype(float)
+    safe = np.maximum(counts, 1.0)[:, None]
+    sums = np.zeros((n_states, X.shape[1]))
+    sq = np.zeros_like(sums)
+    np.add.at(sums, seg, X)
+    np.add.at(sq, seg, X * X)
+    means = sums / safe
+    variances = np.maximum(sq / safe - means**2, floor)
+    empty = counts == 0  # more states than frames: borrow the global statistics
+    means[empty] = X.mean(axis=0)
+    variances[empty] = np.maximum(X.var(axis=0), floor)
+    if cfg.topology == "ergodic":
+        trans = np.full((n_states, n_states), 1.0 / n_states)
+        start = np.full(n_states, 1.0 / n_states)
+    else:
+        # Expected stay probability for the average segment length.
+        stay = np.clip(1.0 - len(lengths) / np.maximum(counts, 1.0), 0.1, 0.95)
+        trans = np.zeros((n_states, n_states))
+        trans[np.arange(n_states), np.arange(n_states)] = stay
+        trans[np.arange(n_states - 1), np.arange(1, n_states)] = 1.0 - stay[:-1]
+        trans[-1, -1] = 1.0
+        start = start_ok.astype(float)
+    return _Params(start, trans, final, np.ones((n_states, 1)), means[:, None, :], variances[:, None, :])
+
+
+def split_heaviest(p: _Params, n_mix: int, offset: float) -> _Params:
+    """Grow every state to ``n_mix`` Gaussians by repeatedly splitting its heaviest one."""
+    weights, means, variances = p.weights, p.means, p.variances
+    rows = np.arange(len(weights))
+    while weights.shape[1] < n_mix:
+        k = np.argmax(weights, axis=1)
+        half = weights[rows, k] / 2.0
+        shift = offset * np.sqrt(variances[rows, k])
+        weights = np.concatenate([weights, half[:, None]], axis=1)
+        weights[rows, k] = half
+        means = np.concatenate([means, (means[rows, k] + shift)[:, None]], axis=1)
+        means[rows, k] = means[rows, k] - shift
+        variances = np.concatenate([variances, variances[rows, k][:, None]], axis=1)
+    return dataclasses.replace(p, weights=weights, means=means, variances=variances)
+
+
+def em_step(p: _Params, X, XX, batch: Batch, cfg: TrainConfig, floor) -> tuple[_Params, float]:
+    """One Baum-Welch iteration.
+
+    Returns
+    -------
+    params : _Params
+        Re-estimated parameters.
+    log_lik : float
+        Total log-likelihood of the batch under the *input* parameters.
+    """
+    n_states, n_mix, n_features = p.means.shape
+    log_b, resp = state_log_densities(XX, safe_log(p.weights), p.means, p.variances)
+    post = posteriors(log_b, batch, safe_log(p.start), safe_log(p.trans), np.where(p.final, 0.0, -np.inf))
+    ok = np.isfinite(post.log_lik)
+    occ = (post.gamma[:, :, None] * resp).reshape(len(X), n_states * n_mix)
+    n = occ.sum(axis=0)
+    stats = occ.T @ XX  # (K, 2D): sums of x^2, then of x
+    keep = n < max(cfg.min_occupancy, 1e-10)
+    n_safe = np.where(keep, 1.0, n)[:, None]
+    means = stats[:, n_features:] / n_safe
+    variances = np.maximum(stats[:, :n_features] / n_safe - means**2, floor)
+    old_means = p.means.reshape(-1, n_features)
+    old_vars = p.variances.reshape(-1, n_features)
+    means[keep] = old_means[keep]
+    variances[keep] = old_vars[keep]
+    weights = n.reshape(n_states, n_mix)
+    totals = weights.sum(axis=1, keepdims=True)
+    weights = np.where(totals > 0, weights / np.where(totals > 0, totals, 1.0), p.weights)
+    weights = np.maximum(weights, cfg.weight_floor)
+    weights /= weights.sum(axis=1, keepdims=True)
+    counts = post.trans_counts
+    rows = counts.sum(axis=1, keepdims=True)
+    trans = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), p.trans)
+    start = p.start
+    if cfg.topology == "ergodic":
+        first = post.gamma[batch.time == 0].sum(axis=0)
+        start = first / first.sum() if first.sum() > 0 else p.start
+    new = _Params(
+        start, trans, p.final, weights,
+        means.reshape(n_states, n_mix, n_features), variances.reshape(n_states, n_mix, n_features),
+    )
+    return new, float(post.log_lik[ok].sum())
+
+
+def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray) -> tuple[WordModel, dict]:
+    """Train one word's GMM-HMM on all its recordings.
+
+    Parameters
+    ----------
+    word : str
+    seqs : list of ndarray, each shape (n_frames, n_features)
+    cfg : TrainConfig
+    floor : ndarray, shape (n_features,)
+        Absolute variance floor.
+
+    Returns
+    -------
+    model : WordModel
+    diagnostics : dict
+        ``n_recordings``, ``n_frames``, ``n_states``, ``n_too_short``,
+        ``log_lik`` (per mixture size, the total training log-likelihood
+        before each iteration and, last, after the final one; EM never
+        lowers it within a mixture size), ``log_lik_per_frame`` (final).
+    """
+    if not seqs:
+        raise WordrecError(f"word {word!r}: no recordings to train on")
+    n_states = cfg.n_states
+    lengths = np.array([len(s) for s in seqs])
+    if cfg.topology == "left-to-right":
+        # Without skips a recording needs a frame per state.  If most are
+        # shorter than that, the word gets fewer states instead.
+        n_states = int(min(n_states, max(1, np.median(lengths))))
+    usable = [s for s in seqs if len(s) >= n_states or cfg.topology == "ergodic"]
+    lengths = np.array([len(s) for s in usable])
+    batch = Batch.of(lengths)
+    X = batch.stack(usable)
+    XX = design(X)
+    p = _initial(X, batch.lengths, n_states, cfg, floor)
+    history: list[list[float]] = []
+    for size in mixture_schedule(cfg.n_mix):
+        p = split_heaviest(p, size, cfg.split_offset)
+        history.append([])
+        previous = None
+        for _ in range(cfg.max_iter):
+            p, ll = em_step(p, X, XX, batch, cfg, floor)
+            history[-1].append(ll)
+            if previous is not None and cfg.tol > 0 and (ll - previous) <= cfg.tol * abs(previous):
+                break
+            previous = ll
+    final_ll = _total_log_lik(p, XX, batch)
+    history[-1].append(final_ll)
+    diagnostics = {
+        "n_recordings": len(seqs),
+        "n_too_short": len(seqs) - len(usable),
+        "n_frames": int(lengths.sum()),
+        "n_states": n_states,
+        "log_lik": history,
+        "log_lik_per_frame": final_ll / max(1, int(lengths.sum())),
+    }
+    return p.model(word), diagnostics
+
+
+def _total_log_lik(p: _Params, XX, batch: Batch) -> float:
+    log_b, _ = state_log_densities(XX, safe_log(p.weights), p.means, p.variances)
+    ll = log_likelihood(log_b, batch, safe_log(p.start), safe_log(p.trans), np.where(p.final, 0.0, -np.inf))
+    return float(ll[np.isfinite(ll)].sum())
+
+
+def variance_floor(all_seqs, ratio: float) -> np.ndarray:
+    """``ratio`` times the per-dimension variance of all frames: shape (n_features,)."""
+    X = np.concatenate(all_seqs, axis=0)
+    return ratio * np.maximum(X.var(axis=0), 1e-12)
+
+
+def _fit_job(args):
+    word, seqs, cfg, floor = args
+    return fit_word(word, seqs, cfg, floor)
+
+
+def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=None) -> ModelSet:
+    """Train every word; words run in parallel processes when ``jobs > 1``.
+
+    Parameters
+    ----------
+    by_word : dict of str -> list of ndarray (n_frames, n_features)
+    features : FeatureConfig
+    cfg : TrainConfig
+    jobs : int
+        Worker processes.  The result is the same for any value.
+    progress : callable, optional
+        Called with the word after each word is trained.
+
+    Returns
+    -------
+    ModelSet
+    """
+    cfg = cfg.validated()
+    words = sorted(by_word)
+    if not words:
+        raise WordrecError("nothing to train: no words with usable recordings")
+    floor = variance_floor([s for w in words for s in by_word[w]], cfg.var_floor)
+    tasks = [(w, by_word[w], cfg, floor) for w in words]
+    results = {}
+    if jobs > 1 and len(words) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(words))) as pool:
+            for (w, *_), out in zip(tasks, pool.map(_fit_job, tasks)):
+                results[w] = out
+                if progress:
+                    progress(w)
+    else:
+        for task in tasks:
+            results[task[0]] = _fit_job(task)
+            if progress:
+                progress(task[0])
+    models = tuple(results[w][0] for w in words)
+    diagnostics = {"words": {w: results[w][1] for w in words}}
+    return ModelSet(features, models, {"config": cfg.to_dict()}, diagnostics)
