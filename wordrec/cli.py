@@ -241,5 +241,13 @@ def _eval_text(rep: dict) -> str:
     return "\n".join(lines)
 
 
+def _terminate(signum, frame):
+    # SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="wordrec")
