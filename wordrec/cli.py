@@ -194,22 +194,68 @@ def _answer_json(a) -> dict:
     }
 
 
+def _group_regex(ctx, param, value):
+    if value is None:
+        return None
+    from wordrec.crossval import compile_group_regex
+
+    try:
+        compile_group_regex(value)
+    except WordrecError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @cli.command(name="eval")
-@click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
+@click.option("-m", "--model", "model_path", default=None, type=click.Path(), help="Model file from 'wordrec train'.  Not with --folds/--group-by.")
 @click.argument("data", type=click.Path(exists=True))
+@click.option("--folds", default=None, type=click.IntRange(2, 100000), help="Cross-validate instead: K folds stratified by word, each trained here.")
+@click.option("--group-by", "group_by", default=None, metavar="REGEX", callback=_group_regex, help="Cross-validate leaving one group out; a file's group is the first capture group of REGEX searched in its name, e.g. '_([a-z]+)_'.")
+@click.option("--states", default=None, type=click.IntRange(1, 100), help="With cross-validation: states per word model.  [default: 6]")
+@click.option("--mix", default=None, type=click.IntRange(1, 256), help="With cross-validation: Gaussians per state.  [default: 4]")
+@click.option("--iters", default=None, type=click.IntRange(0, 10000), help="With cross-validation: EM iterations at most, per mixture size.  [default: 20]")
+@click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help="With cross-validation: relative gain that ends EM early.  [default: 1e-4]")
+@click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help="With cross-validation: state topology.  [default: left-to-right]")
+@click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help="With cross-validation: variance floor ratio.  [default: 0.01]")
+@click.option("--seed", default=None, type=int, help="With cross-validation: seed of the folds and of training.  [default: 0]")
+@click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="With cross-validation: resample to this rate in Hz.  [default: the lowest rate in the data]")
+@click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, as_json, quiet):
-    """Recognise a labelled test set and report accuracy and confusions.
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, as_json, quiet):
+    """Report accuracy and confusions on a labelled set, or cross-validate.
 
-    DATA is laid out as for 'wordrec train'.  Prints overall and per-word
-    accuracy, the confusion matrix (rows = truth, columns = recognised) and
-    the misrecognised files.
+    DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
+    with that model.  With --folds K or --group-by REGEX instead, trains on
+    all folds but one with the training options of 'wordrec train' and
+    tests on the one left out, in turn; prints each fold's accuracy, the
+    mean and the worst, then the pooled report.  Reports hold overall and
+    per-word accuracy, the confusion matrix (rows = truth, columns =
+    recognised) and the misrecognised files.
 
     \b
-    Example:
+    Examples:
       wordrec eval -m words.model test/
+      wordrec eval recordings/ --folds 5 --seed 1
+      wordrec eval recordings/ --group-by '_([a-z]+)_'    # leave one speaker out
     """
+    training = dict(
+        n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed
+    )
+    cv_options = {k: v for k, v in training.items() if v is not None}
+    if folds is not None and group_by is not None:
+        raise click.UsageError("--folds and --group-by are two ways to cross-validate: give one")
+    cross = folds is not None or group_by is not None
+    if model_path is not None and cross:
+        raise click.UsageError("-m/--model evaluates a trained model; --folds/--group-by train their own: give one or the other")
+    if model_path is None and not cross:
+        raise click.UsageError("give -m MODEL to evaluate a model, or --folds K / --group-by REGEX to cross-validate")
+    if model_path is not None and (cv_options or sample_rate is not None or jobs is not None):
+        raise click.UsageError("training options (--states, --mix, --seed, -j, ...) apply only with --folds or --group-by")
+    if cross:
+        _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet)
+        return
+
     from wordrec import corpus, model, pipeline
 
     models = model.load(model_path)
@@ -225,6 +271,65 @@ def evaluate(model_path, data, as_json, quiet):
         click.echo(_eval_text(rep))
     if failures:
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet) -> None:
+    import os
+
+    from wordrec import corpus, crossval, pipeline
+    from wordrec.features import FeatureConfig
+    from wordrec.train import TrainConfig
+
+    train_cfg = TrainConfig(**cv_options).validated()
+    found = corpus.load(data)
+    for where, why in found.skipped:
+        _say(f"Skipped: {where}: {why}")
+    items = list(found.items)
+    if group_by is not None:
+        for p, _ in crossval.ungrouped(items, group_by):
+            _say(f"Skipped: {p}: file name does not match --group-by {group_by!r}")
+        split = crossval.by_group(items, group_by)
+        method = {"method": "group-by", "regex": group_by}
+    else:
+        split = crossval.kfold(items, folds, train_cfg.seed)
+        method = {"method": "folds", "folds": folds, "seed": train_cfg.seed}
+    used = sorted({str(p) for _, _, test in split for p, _ in test})
+    rate, unreadable = pipeline.pick_rate(used, sample_rate)
+    with _progress(len(used), "Features", quiet) as files_bar, _progress(len(split), "Folds", quiet) as folds_bar:
+        rep, failures = crossval.cross_validate(
+            split,
+            FeatureConfig.for_rate(rate),
+            train_cfg,
+            jobs=jobs or os.cpu_count() or 1,
+            progress=files_bar.update,
+            fold_progress=lambda name: folds_bar.update(1),
+        )
+    for f in rep["folds"]:
+        for w in f["missing_words"]:
+            _say(f"Note: fold {f['name']}: no training recordings of {w!r}, so its test files count as errors")
+    failures = unreadable + [f for f in failures if f.path not in {u.path for u in unreadable}]
+    _report_failures(failures)
+    rep["n_failed"] = len(failures)
+    rep["cross_validation"] = method
+    if as_json:
+        _dump_json(rep)
+    else:
+        click.echo(_cv_text(rep))
+    if failures:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x * 100:.2f}%"
+
+
+def _cv_text(rep: dict) -> str:
+    lines = ["fold\tfiles\tcorrect\taccuracy"]
+    lines += [f"{f['name']}\t{f['n_files']}\t{f['n_correct']}\t{_pct(f['accuracy'])}" for f in rep["folds"]]
+    worst = [f["name"] for f in rep["folds"] if f["accuracy"] is not None and f["accuracy"] == rep["worst_accuracy"]]
+    lines += [f"mean\t\t\t{_pct(rep['mean_accuracy'])}", f"worst\t\t\t{_pct(rep['worst_accuracy'])}\t({', '.join(worst)})"]
+    lines += ["", f"pooled over {len(rep['folds'])} folds", _eval_text(rep)]
+    return "\n".join(lines)
 
 
 def _eval_text(rep: dict) -> str:
