@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,22 @@ VERSION = 1
 #: Model files larger than this are refused before parsing.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 _PROB_TOL = 1e-6
+#: Largest FFT a model file may ask for (what a 25 ms window at the highest
+#: training rate, 384 kHz, needs); a tampered file cannot demand more memory.
+MAX_NFFT = 16384
+#: Means and variances must lie within these magnitudes: far outside what a
+#: trained model holds, but safe from overflow in the log densities.
+MAX_MAGNITUDE = 1e30
+MIN_VARIANCE = 1e-30
+
+# How other kinds of file start, to say what a file is when it is not a model.
+_MAGIC = (
+    (b"\x93NUMPY", "a NumPy .npy file"),
+    (b"PK\x03\x04", "a zip archive, e.g. a NumPy .npz file"),
+    (b"\x80", "a Python pickle"),
+    (b"RIFF", "a WAV audio file"),
+    (b"\x89HDF", "an HDF5 file"),
+)
 
 
 @dataclass(frozen=True)
@@ -145,10 +162,31 @@ def dumps(models: ModelSet) -> str:
 def save(models: ModelSet, path) -> None:
     """Write a model file atomically: a temporary file in the same folder, then rename.
 
-    An interrupted save leaves any earlier file at ``path`` untouched and no
+    The model is validated first, so an invalid model is never written.  An
+    interrupted save leaves any earlier file at ``path`` untouched and no
     temporary file behind.
     """
-    write_atomic(path, dumps(models).encode("utf-8"))
+    try:
+        text = dumps(models)
+    except WordrecError as exc:
+        raise WordrecError(f"{path}: not written, the model is invalid: {exc}") from None
+    write_atomic(path, text.encode("utf-8"))
+
+
+def check_writable(path) -> None:
+    """Raise WordrecError now if a model could not be saved to ``path`` later.
+
+    Checks that the folder exists and that ``path`` is not a folder; writes
+    nothing.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise WordrecError(f"{path}: is a folder; give a model file name")
+    if not folder.is_dir():
+        raise WordrecError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise WordrecError(f"{path}: folder {folder} is not writable")
 
 
 def write_atomic(path, data: bytes) -> None:
@@ -166,6 +204,7 @@ def write_atomic(path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
     except BaseException as exc:
         try:
@@ -175,6 +214,19 @@ def write_atomic(path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise WordrecError(f"{path}: cannot write ({exc.strerror})") from None
         raise
+
+
+def _file_mode(target: Path) -> int:
+    """Permissions for a new model file: an existing file's, else what the umask allows.
+
+    (``mkstemp`` creates files readable by their owner only.)
+    """
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def load(path) -> ModelSet:
@@ -190,6 +242,8 @@ def load(path) -> ModelSet:
         size = p.stat().st_size
         if p.is_dir():
             raise WordrecError(f"{path}: is a directory, not a model file")
+        if not p.is_file():
+            raise WordrecError(f"{path}: not a regular file, not a model file")
         if size > MAX_FILE_BYTES:
             raise WordrecError(f"{path}: {size} bytes is too large for a model file")
         raw = p.read_bytes()
@@ -205,14 +259,20 @@ def load(path) -> ModelSet:
 
 def loads(raw: bytes) -> ModelSet:
     """Parse and validate a model file's bytes (see :func:`load`)."""
+    # Only ever parsed as JSON: nothing in the file is executed, whatever it holds.
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte order mark left by an editor
     if not raw.strip():
         raise WordrecError("empty file, not a wordrec model")
-    if raw[:1] not in (b"{", b" ", b"\n", b"\t", b"\r"):
+    for magic, kind in _MAGIC:
+        if raw.startswith(magic):
+            raise WordrecError(f"not a wordrec model file ({kind}; wordrec model files are JSON)")
+    if raw.lstrip()[:1] != b"{":
         raise WordrecError("not a wordrec model file (expected JSON)")
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=lambda name: float("nan"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise WordrecError(f"not a valid wordrec model file (damaged JSON: {str(exc)[:80]})") from None
+        raise WordrecError(f"not a wordrec model file, or a damaged one (bad JSON: {str(exc)[:80]})") from None
     return from_dict(data)
 
 
@@ -233,6 +293,8 @@ def from_dict(data) -> ModelSet:
     if not isinstance(data["features"], dict):
         raise WordrecError("field 'features': not an object")
     features = FeatureConfig.from_dict(data["features"])
+    if features.nfft > MAX_NFFT:
+        raise WordrecError(f"feature config: nfft = {features.nfft} is larger than {MAX_NFFT}")
     raw_models = data["models"]
     if not isinstance(raw_models, list) or not raw_models:
         raise WordrecError("field 'models': must be a non-empty list")
@@ -252,16 +314,23 @@ def from_dict(data) -> ModelSet:
 
 
 def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
+    """``obj[key]`` as a float array of ``shape``; only JSON numbers are accepted."""
     name = f"{where}.{key}"
     if key not in obj:
         raise WordrecError(f"field {name!r}: missing")
     try:
-        arr = np.array(obj[key], dtype=float)
-    except (ValueError, TypeError):
-        raise WordrecError(f"field {name!r}: not an array of numbers") from None
-    if arr.shape != shape:
-        raise WordrecError(f"field {name!r}: shape {arr.shape}, expected {shape}")
-    return arr
+        # dtype=object keeps what JSON gave: numpy would turn "1.5" and true into numbers.
+        cells = np.array(obj[key], dtype=object)
+    except ValueError:
+        raise WordrecError(f"field {name!r}: not an array of numbers (ragged)") from None
+    if cells.shape != shape:
+        raise WordrecError(f"field {name!r}: shape {cells.shape}, expected {shape}")
+    if not all(type(x) in (int, float) for x in cells.flat):
+        raise WordrecError(f"field {name!r}: not an array of numbers")
+    try:
+        return cells.astype(float)
+    except OverflowError:
+        raise WordrecError(f"field {name!r}: contains a number too large") from None
 
 
 def _word_model(obj, index: int, n_features: int) -> WordModel:
@@ -306,6 +375,10 @@ def validate(models: ModelSet) -> None:
                 raise WordrecError(f"{where}.{key}: probabilities do not sum to one")
         if np.any(wm.variances <= 0):
             raise WordrecError(f"{where}.variances: contains a value that is not positive")
+        if np.any(wm.variances < MIN_VARIANCE) or np.any(wm.variances > MAX_MAGNITUDE):
+            raise WordrecError(f"{where}.variances: contains a value outside {MIN_VARIANCE:g} to {MAX_MAGNITUDE:g}")
+        if np.any(np.abs(wm.means) > MAX_MAGNITUDE):
+            raise WordrecError(f"{where}.means: contains a value beyond +-{MAX_MAGNITUDE:g}")
         if not np.any(wm.final):
             raise WordrecError(f"{where}.final: no state may end a recording")
         if wm.min_frames() > wm.n_states:

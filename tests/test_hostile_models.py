@@ -1,0 +1,276 @@
+"""Hostile model files: refused with a message naming the problem; nothing in them runs.
+
+Every file is made here at test time, from a small model trained on the tone
+corpus and then damaged, or from scratch (pickles, NumPy files).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from wordrec import model
+from wordrec.cli import cli
+from wordrec.errors import WordrecError
+
+from conftest import make_tone_corpus, write_wav, tone
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(model text, a recording to recognise) from a small trained model."""
+    root = tmp_path_factory.mktemp("hostile_models")
+    data = make_tone_corpus(root / "data", n_per_word=3)
+    path = root / "tones.model"
+    result = CliRunner().invoke(
+        cli, ["train", str(data), "-o", str(path), "--states", "3", "--mix", "2", "-j", "1", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    return path.read_text(encoding="utf-8"), data / "mid" / "mid_0.wav"
+
+
+def _refused(path: Path, wav: Path, problem: str) -> str:
+    """Load ``path`` directly and through the CLI; both must refuse it naming ``problem``."""
+    with pytest.raises(WordrecError) as caught:
+        model.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: "), message
+    assert re.search(problem, message), message
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(path), str(wav)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr == f"Error: {message}\n"
+    assert result.stdout == ""
+    return message
+
+
+# --- not a model at all ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", r"empty file, not a wordrec model"),
+        (b" \n\t\n", r"empty file, not a wordrec model"),
+        (b"hello, I am a text file\n", r"not a wordrec model file \(expected JSON\)"),
+        (b"\x00\x01\x02\x03garbage", r"not a wordrec model file"),
+        (b"[1, 2, 3]", r"not a wordrec model file \(expected JSON\)"),
+        (b'{"format": "something-else", "version": 1}', r"not a wordrec model file \(format is not 'wordrec-model'\)"),
+        (b'{"format": "wordrec-model"}', r"field 'version': missing"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", r"not a wordrec model file \(a WAV audio file"),
+        (b"{" * 100_000, r"not a wordrec model file, or a damaged one \(bad JSON"),
+        (b'{"format": "wordrec-model", "version": ' + b"9" * 5000 + b"}", r"bad JSON"),
+    ],
+    ids=["empty", "blank", "text", "binary", "JSON list", "other format", "no version", "audio", "deep", "huge int"],
+)
+def test_files_that_are_not_models_are_refused(trained, tmp_path, content, problem):
+    path = tmp_path / "some.model"
+    path.write_bytes(content)
+    _refused(path, trained[1], problem)
+
+
+def test_a_newer_format_version_is_refused_with_advice(trained, tmp_path):
+    data = json.loads(trained[0])
+    data["version"] = 2
+    path = tmp_path / "future.model"
+    path.write_text(json.dumps(data))
+    _refused(path, trained[1], r"model format version 2 is newer than this wordrec reads \(1\); upgrade wordrec")
+
+
+@pytest.mark.parametrize("fraction", [0.0005, 0.1, 0.5, 0.999])
+def test_a_truncated_model_is_refused(trained, tmp_path, fraction):
+    text = trained[0].encode("utf-8")
+    path = tmp_path / "cut.model"
+    path.write_bytes(text[: int(len(text) * fraction)])
+    _refused(path, trained[1], r"not a wordrec model file, or a damaged one \(bad JSON")
+
+
+def test_a_directory_or_missing_file_as_model(trained, tmp_path):
+    _refused(tmp_path, trained[1], r"is a directory, not a model file")
+    _refused(tmp_path / "nope.model", trained[1], r"no such model file")
+
+
+def test_an_oversized_file_is_refused_before_parsing(trained, tmp_path, monkeypatch):
+    monkeypatch.setattr(model, "MAX_FILE_BYTES", 1000)
+    path = tmp_path / "big.model"
+    path.write_text(trained[0])
+    _refused(path, trained[1], r"bytes is too large for a model file")
+
+
+def test_a_byte_order_mark_from_an_editor_is_accepted(trained, tmp_path):
+    path = tmp_path / "bom.model"
+    path.write_bytes(b"\xef\xbb\xbf" + trained[0].encode("utf-8"))
+    assert model.load(path).words == ["high", "low", "mid"]
+
+
+# --- tampered numbers ----------------------------------------------------------------------
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def change(data):
+        target = data
+        for k in keys[:-1]:
+            target = target[k]
+        target[keys[-1]] = value
+
+    return change
+
+
+TAMPERED = {
+    "NaN mean": (_set("models", 0, "means", 0, 0, 0, "NaN"), r"models\[0\] \(high\)\.means: contains NaN or infinite"),
+    "Infinity variance": (
+        _set("models", 1, "variances", 1, 1, 1, "Infinity"),
+        r"models\[1\] \(low\)\.variances: contains NaN or infinite",
+    ),
+    "negative variance": (
+        _set("models", 2, "variances", 0, 0, 3, -0.5),
+        r"models\[2\] \(mid\)\.variances: contains a value that is not positive",
+    ),
+    "zero variance": (_set("models", 0, "variances", 2, 1, 0, 0.0), r"variances: contains a value that is not positive"),
+    "denormal variance": (_set("models", 0, "variances", 2, 1, 0, 1e-310), r"variances: contains a value outside 1e-30"),
+    "huge mean": (_set("models", 0, "means", 0, 0, 0, 1e300), r"means: contains a value beyond \+-1e\+30"),
+    "transition row not summing to one": (
+        _set("models", 1, "transmat", 0, [0.5, 0.4, 0.0]),
+        r"models\[1\] \(low\)\.transmat: probabilities do not sum to one",
+    ),
+    "negative probability": (
+        _set("models", 1, "transmat", 0, [1.5, -0.5, 0.0]),
+        r"transmat: contains a negative probability",
+    ),
+    "weights not summing to one": (_set("models", 0, "weights", 1, [0.2, 0.2]), r"weights: probabilities do not sum"),
+    "start not summing to one": (_set("models", 0, "startprob", [0.0, 0.0, 0.0]), r"startprob: probabilities do not"),
+    "wrong shape": (
+        _set("models", 0, "means", [[0.0] * 39] * 3),
+        r"field 'models\[0\]\.means': shape \(3, 39\), expected \(3, 2, 39\)",
+    ),
+    "ragged rows": (_set("models", 0, "transmat", [[1.0], [0.5, 0.5], [0, 0, 1]]), r"transmat': shape \(3,\), expected \(3, 3\)"),
+    "a number as a string": (_set("models", 0, "weights", 0, ["0.5", 0.5]), r"weights': not an array of numbers"),
+    "a boolean as a number": (_set("models", 0, "weights", 0, [True, 0]), r"weights': not an array of numbers"),
+    "an integer beyond float range": (_set("models", 0, "means", 0, 0, 0, 10**400), r"means': contains a number too large"),
+    "no final state": (_set("models", 0, "final", [False, False, False]), r"final: no state may end a recording"),
+    "no path to the end": (
+        _set("models", 0, "transmat", [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
+        r"no path from a start state to a final state",
+    ),
+    "too many states claimed": (_set("models", 0, "n_states", 10**6), r"n_states': must be an integer from 1 to 1000"),
+    "words out of step": (_set("words", ["high", "low"]), r"field 'words': does not match"),
+    "a word twice": (_set("words", ["high", "high", "mid"]), r"field 'words'|a word appears twice"),
+    "huge FFT": (_set("features", "nfft", 2**40), r"feature config: nfft = 1099511627776 is larger than 16384"),
+    "unknown feature setting": (_set("features", "dither", 1.0), r"feature config: unknown field 'dither'"),
+    "features not an object": (_set("features", [1, 2]), r"field 'features': not an object"),
+    "models empty": (_set("models", []), r"field 'models': must be a non-empty list"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_tampered_numbers_are_refused_naming_the_field(trained, tmp_path, case):
+    change, problem = TAMPERED[case]
+    data = json.loads(trained[0])
+    if case == "a word twice":
+        data["models"][1]["word"] = "high"
+    change(data)
+    text = json.dumps(data)
+    # JSON has no NaN or Infinity; write them as Python's json module would read them.
+    text = text.replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    path = tmp_path / "tampered.model"
+    path.write_text(text)
+    _refused(path, trained[1], problem)
+
+
+def test_the_untampered_file_loads_and_recognises(trained, tmp_path):
+    """The baseline for the tampering above: the same file, unchanged, is fine."""
+    path = tmp_path / "ok.model"
+    path.write_text(trained[0])
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(path), str(trained[1])])
+    assert result.exit_code == 0 and result.stdout.split("\t")[1] == "mid"
+
+
+# --- files that would run code if unpickled -------------------------------------------------
+
+
+class _Payload:
+    """Unpickling this creates a marker file: proof that code from the file ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"with open({self.marker!r}, 'w') as f: f.write('pwned')",))
+
+
+def _payload_works(path: Path, marker: Path, load) -> None:
+    """Guard against a test that passes because its payload is a dud."""
+    load(path)
+    assert marker.exists()
+    marker.unlink()
+
+
+@pytest.mark.parametrize("protocol", [0, 2, pickle.HIGHEST_PROTOCOL])
+def test_a_pickle_is_refused_and_never_run(trained, tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.model"
+    path.write_bytes(pickle.dumps(_Payload(marker), protocol=protocol))
+    _payload_works(path, marker, lambda p: pickle.loads(p.read_bytes()))
+    message = _refused(path, trained[1], r"not a wordrec model file")
+    if protocol >= 2:
+        assert "a Python pickle" in message
+    assert not marker.exists()
+
+
+def test_numpy_files_with_object_arrays_are_refused_and_never_run(trained, tmp_path):
+    marker = tmp_path / "pwned"
+    npy = tmp_path / "evil.npy"
+    np.save(npy, np.array([_Payload(marker), None], dtype=object), allow_pickle=True)
+    _payload_works(npy, marker, lambda p: np.load(p, allow_pickle=True))
+    npz = tmp_path / "evil.npz"
+    np.savez(npz, models=np.array([_Payload(marker)], dtype=object))
+
+    def load_npz(p):
+        with np.load(p, allow_pickle=True) as archive:
+            return archive["models"]
+
+    _payload_works(npz, marker, load_npz)
+    assert _refused(npy, trained[1], r"not a wordrec model file \(a NumPy \.npy file; wordrec model files are JSON\)")
+    assert _refused(npz, trained[1], r"not a wordrec model file \(a zip archive, e\.g\. a NumPy \.npz file")
+    assert not marker.exists()
+
+
+def test_a_pickle_payload_given_to_the_real_command_is_not_run(trained, tmp_path):
+    """The same through ``python -m wordrec`` in a fresh process."""
+    import subprocess
+
+    from conftest import REPO
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.model"
+    path.write_bytes(pickle.dumps(_Payload(marker)))
+    wav = write_wav(tmp_path / "a.wav", tone([440, 880]))
+    result = subprocess.run(
+        [sys.executable, "-m", "wordrec", "recognize", "-m", str(path), str(wav)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {path}: not a wordrec model file (a Python pickle; wordrec model files are JSON)\n"
+    assert not marker.exists()
+
+
+def test_an_invalid_model_is_never_written(trained, tmp_path):
+    ms = model.loads(trained[0].encode())
+    bad = model.WordModel(
+        "x", ms.models[0].startprob, ms.models[0].transmat, ms.models[0].final, ms.models[0].weights,
+        ms.models[0].means * np.nan, ms.models[0].variances,
+    )
+    broken = model.ModelSet(ms.features, (bad,), ms.training, ms.diagnostics)
+    out = tmp_path / "m.model"
+    with pytest.raises(WordrecError, match=rf"^{re.escape(str(out))}: not written, the model is invalid: .*means"):
+        model.save(broken, out)
+    assert list(tmp_path.iterdir()) == []
