@@ -7,8 +7,10 @@ subtype, FLAC, OGG/Vorbis, AIFF, ...  Every failure becomes a
 
 from __future__ import annotations
 
+import os
+import re
 import stat
-from math import gcd
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,19 @@ from wordrec.errors import WordrecError
 #: Longest recording accepted as a single word, in seconds.  Longer takes are
 #: refused with a pointer to ``--segment`` instead of being read into memory.
 MAX_WORD_SECONDS = 60.0
+
+#: Sample rates outside this range (Hz) are taken for a corrupt header.
+MIN_RATE, MAX_RATE = 1000, 768000
+
+# Values (samples x channels) decoded at a time: a many-channel file is mixed
+# down block by block instead of being held whole.
+_BLOCK_VALUES = 1 << 20
+
+# Largest up- or down-sampling factor of the polyphase resampler.  The filter
+# has about 20 taps per unit of the larger factor, so an odd rate such as
+# 44101 Hz (exact ratio 8000/44101) would cost seconds and hundreds of MB;
+# such ratios are approximated instead (a pitch error of a few ppm).
+_MAX_FACTOR = 2048
 
 # Errors libsndfile and the soundfile wrapper raise for unreadable input.
 _READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError, EOFError, MemoryError)
@@ -37,43 +52,91 @@ def _check_path(path) -> Path:
         raise _fail(path, f"cannot access ({exc.strerror})") from None
     if stat.S_ISDIR(st.st_mode):
         raise _fail(path, "is a directory, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(path, "not a regular file")
     if st.st_size == 0:
         raise _fail(path, "empty file")
     return p
 
 
 def open_audio(path):
-    """Open ``path`` with soundfile, as a context manager; errors name the file."""
+    """Open ``path`` with soundfile, as a context manager; errors name the file.
+
+    The header is checked: a zero or implausible sample rate or channel
+    count is refused rather than decoded.
+    """
     import soundfile as sf
 
     p = _check_path(path)
     try:
-        handle = sf.SoundFile(str(p))
+        # Bytes, so that names that are not valid UTF-8 open too.
+        handle = sf.SoundFile(os.fsencode(p))
     except _READ_ERRORS as exc:
         raise _fail(path, f"not a readable audio file ({_short(exc)})") from None
-    if handle.samplerate <= 0 or handle.channels <= 0:
+    problem = _header_problem(handle)
+    if problem:
         handle.close()
-        raise _fail(path, "corrupt header (sample rate or channel count is zero)")
+        raise _fail(path, problem)
     return handle
 
 
-def info(path) -> tuple[int, int, int]:
+# Bytes per sample of the fixed-size subtypes, to check a WAV header's block align.
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+
+
+def _header_problem(h) -> str | None:
+    """What is wrong with an open file's header, or None."""
+    rate, channels = h.samplerate, h.channels
+    if rate <= 0 or channels <= 0:
+        return "corrupt header (sample rate or channel count is zero)"
+    if not MIN_RATE <= rate <= MAX_RATE:
+        return f"corrupt header (sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz)"
+    if h.format in ("WAV", "WAVEX", "W64", "RF64") and h.subtype in _SAMPLE_BYTES:
+        # libsndfile decodes a WAV whose channel count or bit width disagrees
+        # with its block size, and the result is noise; refuse it instead.
+        found = re.search(r"Block Align\s*:\s*(\d+)", h.extra_info)
+        expected = channels * _SAMPLE_BYTES[h.subtype]
+        if found and int(found.group(1)) != expected:
+            return (
+                f"corrupt header (block align is {found.group(1)} bytes, but {channels} "
+                f"channel(s) of {h.subtype} need {expected})"
+            )
+    return None
+
+
+def _check_length(path, n_samples: int, rate: int, max_seconds: float) -> None:
+    if n_samples <= 0:
+        raise _fail(path, "contains no audio samples")
+    duration = n_samples / rate
+    if duration > max_seconds:
+        raise _fail(
+            path,
+            f"recording is {duration:.1f} s long; single words are limited to "
+            f"{max_seconds:g} s (use 'recognize --segment' for long takes)",
+        )
+
+
+def info(path, max_seconds: float = MAX_WORD_SECONDS) -> tuple[int, int, int]:
     """Return ``(sample_rate_hz, n_channels, n_samples)`` without decoding.
 
     Raises
     ------
     WordrecError
-        If the file is missing, empty or not audio soundfile can read.
+        If the file is missing, empty, not audio soundfile can read, or a
+        recording :func:`read` would refuse (no samples, longer than
+        ``max_seconds``).
     """
     with open_audio(path) as h:
-        return int(h.samplerate), int(h.channels), int(h.frames)
+        rate, channels, n_samples = int(h.samplerate), int(h.channels), int(h.frames)
+    _check_length(path, n_samples, rate, max_seconds)
+    return rate, channels, n_samples
 
 
 def _short(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    msg = lines[-1] if lines else type(exc).__name__
-    # libsndfile says "Error opening '<path>': <problem>"; the caller names the path.
-    return msg.split("': ", 1)[1] if msg.startswith("Error opening '") and "': " in msg else msg
+    """libsndfile's own words for a failure, without the file name (the caller names it)."""
+    text = getattr(exc, "error_string", None) or str(exc)
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__
 
 
 def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -93,13 +156,36 @@ def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return signal
     from scipy.signal import resample_poly
 
-    g = gcd(int(rate_in), int(rate_out))
-    return resample_poly(signal, rate_out // g, rate_in // g)
+    up, down = resample_factors(rate_in, rate_out)
+    return resample_poly(signal, up, down)
+
+
+def resample_factors(rate_in: int, rate_out: int) -> tuple[int, int]:
+    """``(up, down)`` with ``up / down`` equal to, or within a few ppm of, ``rate_out / rate_in``.
+
+    Both factors are at most ``_MAX_FACTOR``, which bounds the resampling
+    filter whatever rates a file header claims.
+    """
+    ratio = Fraction(int(rate_out), int(rate_in))
+    if max(ratio.numerator, ratio.denominator) > _MAX_FACTOR:
+        if ratio < 1:
+            ratio = ratio.limit_denominator(_MAX_FACTOR)
+        else:
+            ratio = 1 / (1 / ratio).limit_denominator(_MAX_FACTOR)
+        ratio = max(ratio, Fraction(1, _MAX_FACTOR))
+    return ratio.numerator, ratio.denominator
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:
-    """Mix ``(n_samples, n_channels)`` down to ``(n_samples,)`` by averaging."""
-    return block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+    """Mix ``(n_samples, n_channels)`` down to ``(n_samples,)`` by averaging.
+
+    Samples of a damaged float file may overflow the sum; that gives inf
+    without a warning, and the caller refuses non-finite results.
+    """
+    if block.shape[1] == 1:
+        return block[:, 0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return block.mean(axis=1)
 
 
 def read(path, rate: int | None = None, max_seconds: float = MAX_WORD_SECONDS) -> tuple[np.ndarray, int]:
@@ -112,35 +198,57 @@ def read(path, rate: int | None = None, max_seconds: float = MAX_WORD_SECONDS) -
         Target sample rate in Hz; the file is resampled to it.  ``None``
         keeps the file's own rate.
     max_seconds : float
-        Longer recordings are refused (they are not single words, and
-        reading them whole would cost unbounded memory).
+        Longer recordings are refused before decoding (they are not single
+        words, and reading them whole would cost unbounded memory).
 
     Returns
     -------
     signal : ndarray, shape (n_samples,), float64
     rate : int
         The sample rate of ``signal`` in Hz.
+
+    Raises
+    ------
+    WordrecError
+        Naming the file: missing, a folder, empty, not audio, a corrupt or
+        implausible header, undecodable data, no samples, too long, NaN or
+        infinite samples, or no sound at all (every sample the same).
     """
     with open_audio(path) as h:
-        file_rate, n_samples = int(h.samplerate), int(h.frames)
-        if n_samples == 0:
-            raise _fail(path, "contains no audio samples")
-        duration = n_samples / file_rate
-        if duration > max_seconds:
-            raise _fail(
-                path,
-                f"recording is {duration:.1f} s long; single words are limited to "
-                f"{max_seconds:g} s (use 'recognize --segment' for long takes)",
-            )
-        try:
-            data = h.read(dtype="float64", always_2d=True)
-        except _READ_ERRORS as exc:
-            raise _fail(path, f"cannot decode audio ({_short(exc)})") from None
-    if data.shape[0] == 0:
+        file_rate = int(h.samplerate)
+        _check_length(path, int(h.frames), file_rate, max_seconds)
+        signal = _decode(path, h, max_seconds * file_rate)
+    if len(signal) == 0:
         raise _fail(path, "contains no audio samples (truncated?)")
-    signal = to_mono(data)
-    if not np.all(np.isfinite(signal)):
-        raise _fail(path, "contains NaN or infinite sample values")
+    if len(signal) > 1 and signal.min() == signal.max():
+        what = "digital silence, " if signal[0] == 0 else ""
+        raise _fail(path, f"no sound ({what}every sample is {signal[0]:g})")
     signal = np.clip(signal, -1.0, 1.0)
     out_rate = file_rate if rate is None else int(rate)
     return resample(signal, file_rate, out_rate), out_rate
+
+
+def _decode(path, h, max_samples: float) -> np.ndarray:
+    """All of an open file's samples mixed down to mono: ndarray (n_samples,).
+
+    Decodes block by block, so memory stays proportional to the mono signal
+    whatever the channel count, and stops at ``max_samples`` even if the
+    header understated the length.
+    """
+    block = max(1, _BLOCK_VALUES // int(h.channels))
+    parts, total = [], 0
+    while True:
+        try:
+            data = h.read(block, dtype="float64", always_2d=True)
+        except _READ_ERRORS as exc:
+            raise _fail(path, f"cannot decode audio ({_short(exc)})") from None
+        if len(data) == 0:
+            break
+        mono = to_mono(data)
+        if not np.all(np.isfinite(mono)):
+            raise _fail(path, "contains NaN or infinite sample values")
+        parts.append(mono)
+        total += len(mono)
+        if total > max_samples:
+            raise _fail(path, f"recording is longer than the {max_samples / h.samplerate:g} s allowed for a single word")
+    return np.concatenate(parts) if parts else np.zeros(0)

@@ -121,18 +121,19 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
     found = corpus.load(data)
     for where, why in found.skipped:
         _say(f"Skipped: {where}: {why}")
-    paths = [p for p, _ in found.items]
-    rate, unreadable = pipeline.pick_rate(paths, sample_rate)
-    bad = {f.path for f in unreadable}
-    items = [(p, w) for p, w in found.items if str(p) not in bad]
+    model.check_writable(output)
+    rate, items, unreadable = pipeline.check_headers(found.items, sample_rate)
+    _report_failures(unreadable)
     feature_cfg = FeatureConfig.for_rate(rate)
     jobs = jobs or os.cpu_count() or 1
     with _progress(len(items), "Features", quiet) as bar:
-        by_word, failures = pipeline.features_by_word(items, feature_cfg, bar.update)
+        by_word, failures = pipeline.features_by_word(items, feature_cfg, bar.update, words=found.words)
+    _report_failures(failures)
+    failures = unreadable + failures
+    if not by_word:
+        raise WordrecError(f"{data}: none of its {len(found.items)} recordings is usable (see above); no model written")
     with _progress(len(by_word), "Training", quiet) as bar:
         models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: bar.update(1))
-    failures = unreadable + failures
-    _report_failures(failures)
     model.save(models, output)
     _print_train_summary(models)
     _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")

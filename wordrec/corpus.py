@@ -42,16 +42,33 @@ def is_hidden(p: Path) -> bool:
     return p.name.startswith(".")
 
 
+def _entries(folder: Path, skipped: list) -> list[Path]:
+    """The sorted contents of ``folder``; an unreadable folder goes to ``skipped``."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        skipped.append((str(folder), f"cannot list folder ({exc.strerror or exc}) (skipped)"))
+        return []
+
+
 def list_audio(folder: Path, skipped: list) -> list[Path]:
-    """Audio files below ``folder`` (recursively), sorted; others go to ``skipped``."""
+    """Audio files below ``folder`` (recursively), sorted; others go to ``skipped``.
+
+    Hidden files and folders (``.DS_Store``, ``.git``) are listed in
+    ``skipped`` and never searched.  Symbolic links to folders are not
+    followed below ``folder`` (they could loop).
+    """
     found = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue  # hidden files and folders (.DS_Store, .git) are never data
-        if p.is_dir():
-            continue
-        if p.suffix.lower() in AUDIO_SUFFIXES:
+    for p in _entries(folder, skipped):
+        if is_hidden(p):
+            kind = "folder" if p.is_dir() else "file"
+            skipped.append((str(p), f"hidden {kind} (skipped)"))
+        elif p.is_dir():
+            if p.is_symlink():
+                skipped.append((str(p), "link to a folder, not followed (skipped)"))
+            else:
+                found.extend(list_audio(p, skipped))
+        elif p.suffix.lower() in AUDIO_SUFFIXES:
             found.append(p)
         else:
             skipped.append((str(p), "not an audio file name (skipped)"))
@@ -62,14 +79,20 @@ def from_folder(root: Path) -> Corpus:
     """One sub-folder per word; every audio file below it is a recording of it."""
     skipped: list = []
     items = []
-    word_dirs = [d for d in sorted(root.iterdir()) if d.is_dir() and not is_hidden(d)]
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        raise WordrecError(f"{root}: cannot list folder ({exc.strerror or exc})") from None
+    word_dirs = [d for d in entries if d.is_dir() and not is_hidden(d)]
     if not word_dirs:
         raise WordrecError(
             f"{root}: no word folders found (expected one sub-folder per word, "
             "e.g. yes/ no/ stop/, or a manifest file of path<TAB>word lines)"
         )
-    for p in sorted(root.iterdir()):
-        if p.is_file() and not is_hidden(p):
+    for p in entries:
+        if is_hidden(p):
+            skipped.append((str(p), f"hidden {'folder' if p.is_dir() else 'file'} (skipped)"))
+        elif not p.is_dir():
             skipped.append((str(p), "file outside any word folder (skipped)"))
     for d in word_dirs:
         files = list_audio(d, skipped)
@@ -86,13 +109,13 @@ def from_manifest(manifest: Path) -> Corpus:
     missing files and duplicates are skipped and reported as ``file:line``.
     """
     try:
-        text = manifest.read_text(encoding="utf-8")
+        text = manifest.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise WordrecError(f"{manifest}: not a text manifest (not UTF-8)") from None
     except OSError as exc:
         raise WordrecError(f"{manifest}: cannot read ({exc.strerror})") from None
     base = manifest.parent
-    seen: set = set()
+    seen: dict = {}
     items, skipped = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         where = f"{manifest}:{number}"
@@ -105,14 +128,22 @@ def from_manifest(manifest: Path) -> Corpus:
         path = Path(parts[0].strip())
         path = path if path.is_absolute() else base / path
         word = parts[1].strip()
+        if path.is_dir():
+            skipped.append((where, f"{path}: is a folder, not an audio file"))
+            continue
         if not path.is_file():
             skipped.append((where, f"{path}: no such file"))
             continue
         key = path.resolve()
         if key in seen:
-            skipped.append((where, f"{path}: listed twice (duplicate skipped)"))
+            first_line, first_word = seen[key]
+            if first_word == word:
+                why = f"{path}: listed twice (first on line {first_line}; duplicate skipped)"
+            else:
+                why = f"{path}: listed as {first_word!r} on line {first_line} and as {word!r} here (kept the first)"
+            skipped.append((where, why))
             continue
-        seen.add(key)
+        seen[key] = (number, word)
         items.append((path, word))
     items.sort(key=lambda pw: (pw[1], str(pw[0])))
     return Corpus(tuple(items), tuple(skipped))
@@ -139,16 +170,16 @@ def expand(paths) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand files and folders given on a command line into audio files.
 
     Folders are searched recursively for audio file names; files named
-    explicitly are kept whatever their name (reading them tells).
+    explicitly are kept whatever their name (reading them tells).  A folder
+    with no audio file in it is kept as itself, so that reading it reports
+    the problem instead of the folder passing unnoticed.
     """
     files: list[Path] = []
     skipped: list = []
     for p in map(Path, paths):
         if p.is_dir():
             found = list_audio(p, skipped)
-            if not found:
-                skipped.append((str(p), "folder holds no audio files"))
-            files.extend(found)
+            files.extend(found or [p])
         else:
             files.append(p)
     return files, skipped

@@ -8,6 +8,8 @@ and the problem, and the caller reports it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from wordrec import audio, features
@@ -26,27 +28,49 @@ class Failure:
     message: str
 
 
+def check_headers(items, rate: int | None = None) -> tuple[int, list, list[Failure]]:
+    """Read the header of every ``(path, word)`` item; pick the sample rate to train at.
+
+    Returns
+    -------
+    rate : int
+        ``rate`` if given, else the lowest rate in the readable files (no
+        recording is upsampled into a band it never had); the default
+        front-end rate when no file is readable.
+    readable : list of (path, word)
+        The items whose headers read.
+    failures : list of Failure
+        The others, in order.
+    """
+    failures, rates, readable = [], [], []
+    for p, word in items:
+        try:
+            rates.append(audio.info(p)[0])
+            readable.append((p, word))
+        except WordrecError as exc:
+            failures.append(Failure(str(p), str(exc)))
+    if rate is None:
+        rate = min(rates) if rates else FeatureConfig.sample_rate
+    return int(rate), readable, failures
+
+
 def pick_rate(paths, rate: int | None = None) -> tuple[int, list[Failure]]:
     """The sample rate to train at: ``rate`` if given, else the lowest rate in the data.
 
-    The lowest rate means no recording is upsampled into a band it never had.
-    Returns the rate and the files whose headers could not be read.
+    Returns the rate and the files whose headers could not be read; raises
+    WordrecError when no file can be read and no rate is given.
     """
-    failures, rates = [], []
-    for p in paths:
-        try:
-            rates.append(audio.info(p)[0])
-        except WordrecError as exc:
-            failures.append(Failure(str(p), str(exc)))
-    if rate is not None:
-        return int(rate), failures
-    if not rates:
+    rate_found, readable, failures = check_headers([(p, None) for p in paths], rate)
+    if rate is None and not readable:
         raise WordrecError("no readable recordings")
-    return min(rates), failures
+    return rate_found, failures
 
 
 def extract_files(paths, cfg: FeatureConfig, progress=None):
     """Read and featurise files in chunks.
+
+    A path that is a folder stands for a folder in which no audio file was
+    found (see :func:`wordrec.corpus.expand`) and fails as such.
 
     Returns
     -------
@@ -58,6 +82,8 @@ def extract_files(paths, cfg: FeatureConfig, progress=None):
         signals, slots = [], []
         for p in chunk:
             try:
+                if Path(p).is_dir():
+                    raise WordrecError(f"{p}: folder holds no audio files")
                 signal, _ = audio.read(p, cfg.sample_rate)
                 if len(signal) == 0:
                     raise WordrecError(f"{p}: no samples left after resampling")
@@ -72,12 +98,24 @@ def extract_files(paths, cfg: FeatureConfig, progress=None):
     return out
 
 
-def features_by_word(items, cfg: FeatureConfig, progress=None) -> tuple[dict, list[Failure]]:
+def features_by_word(items, cfg: FeatureConfig, progress=None, words=None) -> tuple[dict, list[Failure]]:
     """Featurise ``(path, word)`` items, grouped by word.
+
+    Parameters
+    ----------
+    items : list of (path, word)
+    cfg : FeatureConfig
+    progress : callable, optional
+        Called with the number of files done after each chunk.
+    words : iterable of str, optional
+        Every word of the corpus (default: those of ``items``).  A word
+        left without a usable recording is reported as a failure, also
+        when all its files were filtered out before this call.
 
     Returns
     -------
     by_word : dict of str -> list of ndarray (n_frames, n_features)
+        Empty when nothing was usable; the caller decides what that means.
     failures : list of Failure
         Unusable files, and words left with no usable recording.
     """
@@ -89,10 +127,9 @@ def features_by_word(items, cfg: FeatureConfig, progress=None) -> tuple[dict, li
             failures.append(f)
         else:
             by_word.setdefault(word, []).append(f)
-    for word in sorted({w for _, w in items} - set(by_word)):
+    wanted = set(words) if words is not None else {w for _, w in items}
+    for word in sorted(wanted - set(by_word)):
         failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
-    if not by_word:
-        raise WordrecError("no usable recordings to train on")
     return by_word, failures
 
 
