@@ -2,7 +2,7 @@ import numpy as np
 from scipy.stats import multivariate_normal
 from scipy.special import logsumexp as scipy_lse
 
-from wordrec.gmm import component_log_densities, design, logsumexp, safe_log, state_log_densities
+from wordrec.gmm import component_log_densities, design, emission_log_densities, logsumexp, safe_log, state_log_densities
 
 
 def test_component_log_densities_match_scipy(rng):
@@ -12,7 +12,7 @@ def test_component_log_densities_match_scipy(rng):
     got = component_log_densities(design(X), means, variances)
     for k in range(4):
         ref = multivariate_normal(means[k], np.diag(variances[k])).logpdf(X)
-        np.testing.assert_allclose(got[:, k], ref, rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(got[k], ref, rtol=1e-10, atol=1e-9)
 
 
 def test_state_log_densities_are_weighted_mixtures(rng):
@@ -22,14 +22,16 @@ def test_state_log_densities_are_weighted_mixtures(rng):
     means = rng.normal(size=(S, M, D))
     variances = rng.uniform(0.2, 2.0, size=(S, M, D))
     log_b, resp = state_log_densities(design(X), np.log(w), means, variances)
+    assert resp.shape == (M, S, len(X)) and log_b.shape == (len(X), S)
     for s in range(S):
         comps = np.stack(
             [np.log(w[s, m]) + multivariate_normal(means[s, m], np.diag(variances[s, m])).logpdf(X) for m in range(M)],
             axis=1,
         )
         np.testing.assert_allclose(log_b[:, s], scipy_lse(comps, axis=1), rtol=1e-10)
-        np.testing.assert_allclose(resp[:, s], np.exp(comps - scipy_lse(comps, axis=1, keepdims=True)), atol=1e-12)
-    np.testing.assert_allclose(resp.sum(axis=2), 1.0, atol=1e-12)
+        np.testing.assert_allclose(resp[:, s].T, np.exp(comps - scipy_lse(comps, axis=1, keepdims=True)), atol=1e-12)
+    np.testing.assert_allclose(resp.sum(axis=0), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(emission_log_densities(design(X), np.log(w), means, variances), log_b)
 
 
 def test_logsumexp_and_safe_log_handle_structural_zeros():

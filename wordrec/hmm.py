@@ -1,9 +1,12 @@
 """Log-domain forward, backward, posteriors and Viterbi over batches of sequences.
 
-A batch holds many sequences padded to a common length, time-major
-``(max_frames, n_seqs, n_states)``, sorted longest first so that at time ``t`` the
-sequences still running are a prefix of the batch.  The recursion loops over
-time once for the whole batch; each step is a handful of array operations.
+A batch holds many sequences sorted longest first, so that at time ``t`` the
+sequences still running are a prefix of the batch.  Inside, frames are kept
+*packed*: time-major, and at each time only the sequences still running,
+``(total_frames, n_states)`` with the frames of time ``t`` in the rows
+``offsets[t]:offsets[t + 1]``.  The recursion loops over time once for the
+whole batch; each step is a handful of array operations on contiguous rows,
+and no memory goes to padding.
 
 Transitions are applied band by band: a transition matrix is split into its
 diagonals that hold any allowed transition (offset 0 = stay, +1 = next
@@ -23,11 +26,13 @@ from wordrec.gmm import logsumexp
 
 @dataclass(frozen=True)
 class Batch:
-    """Layout of a set of sequences: padded time-major, longest first.
+    """Layout of a set of sequences: longest first, stacked, padded and packed.
 
-    Frames of the whole batch are also kept "stacked": the sequences laid
-    end to end in batch order, ``(total_frames, ...)``.  :meth:`pad` and
-    :meth:`unpad` move between the two layouts.
+    Frames of the whole batch are "stacked": the sequences laid end to end in
+    batch order, ``(total_frames, ...)``; that is the layout callers use.
+    :meth:`pad` and :meth:`unpad` move to and from a padded time-major
+    layout ``(max_frames, n_seqs, ...)``.  The recursions work on the packed
+    layout (see the module docstring).
 
     Attributes
     ----------
@@ -39,12 +44,18 @@ class Batch:
         Time index of every stacked frame.
     seq : ndarray of int, shape (total_frames,)
         Batch position of every stacked frame.
+    packed : ndarray of int, shape (total_frames,)
+        Stacked index of the frame in every packed row.
+    offsets : ndarray of int, shape (max_frames + 1,)
+        Packed rows of time ``t`` are ``offsets[t]:offsets[t + 1]``.
     """
 
     order: np.ndarray
     lengths: np.ndarray
     time: np.ndarray
     seq: np.ndarray
+    packed: np.ndarray
+    offsets: np.ndarray
 
     @classmethod
     def of(cls, lengths) -> "Batch":
@@ -56,7 +67,12 @@ class Batch:
         ends = np.cumsum(lengths)
         time = np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - lengths, lengths)
         seq = np.repeat(np.arange(len(lengths)), lengths)
-        return cls(order, lengths, time, seq)
+        # Stable sort by time keeps batch order within a time step.
+        packed = np.argsort(time, kind="stable")
+        n_frames = int(lengths[0]) if len(lengths) else 0
+        active = np.searchsorted(-lengths, -np.arange(n_frames), side="left")
+        offsets = np.concatenate([[0], np.cumsum(active)])
+        return cls(order, lengths, time, seq, packed, offsets)
 
     @property
     def n_frames(self) -> int:
@@ -65,7 +81,11 @@ class Batch:
 
     def active(self) -> np.ndarray:
         """``(max_frames,)``: how many sequences are still running at each time."""
-        return np.searchsorted(-self.lengths, -np.arange(self.n_frames), side="left")
+        return np.diff(self.offsets)
+
+    def last_rows(self) -> np.ndarray:
+        """``(n_seqs,)``: packed row of every sequence's last frame."""
+        return self.offsets[self.lengths - 1] + np.arange(len(self.lengths))
 
     def stack(self, seqs) -> np.ndarray:
         """Concatenate the caller's sequences in batch order: ``(total_frames, ...)``."""
@@ -100,25 +120,89 @@ def bands(log_trans: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def _step(prev: np.ndarray, band_list) -> np.ndarray:
-    """One time step: ``out[:, j] = logsumexp_i(prev[:, i] + log_trans[i, j])``."""
+def _step(prev: np.ndarray, band_list, out: np.ndarray) -> None:
+    """One time step into ``out``: ``out[:, j] = logsumexp_i(prev[:, i] + log_trans[i, j])``."""
     n_states = prev.shape[1]
     if band_list[0][0] == 0:
-        out = prev + band_list[0][1]
+        np.add(prev, band_list[0][1], out=out)
         rest = band_list[1:]
     else:
-        out = np.full(prev.shape, -np.inf)
+        out.fill(-np.inf)
         rest = band_list
     for d, v in rest:
         if d > 0:
             np.logaddexp(out[:, d:], prev[:, : n_states - d] + v, out=out[:, d:])
         else:
             np.logaddexp(out[:, :d], prev[:, -d:] + v, out=out[:, :d])
-    return out
+
+
+def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans) -> np.ndarray:
+    """Forward pass over packed frames.
+
+    Parameters
+    ----------
+    log_b : ndarray, shape (total_frames, n_states)
+        Emission log densities, packed (rows of time ``t`` are
+        ``offsets[t]:offsets[t + 1]``, in batch order).
+    offsets : ndarray of int, shape (max_frames + 1,)
+        :attr:`Batch.offsets`.
+    log_start : ndarray, shape (n_states,)
+    log_trans : ndarray, shape (n_states, n_states)
+        ``log_trans[i, j]`` = log P(state j at t+1 | state i at t).
+
+    Returns
+    -------
+    log_alpha : ndarray, shape (total_frames, n_states)
+        ``log p(x[:t+1], state at t)``, packed.
+    """
+    la = np.empty_like(log_b)
+    if len(la) == 0:
+        return la
+    band_list = bands(log_trans)
+    np.add(log_start, log_b[: offsets[1]], out=la[: offsets[1]])
+    for t in range(1, len(offsets) - 1):
+        a, b = offsets[t], offsets[t + 1]
+        p = offsets[t - 1]
+        cur = la[a:b]
+        _step(la[p : p + b - a], band_list, cur)
+        cur += log_b[a:b]
+    return la
+
+
+def backward_packed(log_b: np.ndarray, offsets: np.ndarray, log_trans, log_end) -> tuple[np.ndarray, np.ndarray]:
+    """Backward pass over packed frames (see :func:`forward_packed`).
+
+    Returns
+    -------
+    log_beta : ndarray, shape (total_frames, n_states)
+        ``log p(x[t+1:] | state at t)``, packed.
+    log_b_beta : ndarray, shape (total_frames, n_states)
+        ``log_b + log_beta``, which the transition counts need too.
+    """
+    lbeta = np.empty_like(log_b)
+    bb = np.empty_like(log_b)
+    if len(lbeta) == 0:
+        return lbeta, bb
+    band_list = bands(log_trans.T)
+    n_times = len(offsets) - 1
+    lbeta[offsets[n_times - 1] :] = log_end
+    for t in range(n_times - 1, 0, -1):
+        a, b = offsets[t], offsets[t + 1]
+        p = offsets[t - 1]
+        np.add(log_b[a:b], lbeta[a:b], out=bb[a:b])
+        _step(bb[a:b], band_list, lbeta[p : p + b - a])
+        lbeta[p + b - a : a] = log_end  # sequences whose last frame is at t - 1
+    np.add(log_b[: offsets[1]], lbeta[: offsets[1]], out=bb[: offsets[1]])
+    return lbeta, bb
+
+
+def _packed_rows(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """Time and batch position of every packed row: two ``(total_frames,)`` arrays."""
+    return batch.time[batch.packed], batch.seq[batch.packed]
 
 
 def forward(log_b, batch: Batch, log_start, log_trans, log_end):
-    """Forward pass.
+    """Forward pass on padded arrays.
 
     Parameters
     ----------
@@ -139,36 +223,23 @@ def forward(log_b, batch: Batch, log_start, log_trans, log_end):
         ``log p(sequence)`` summed over all state paths (``-inf`` if no
         path fits the sequence).
     """
-    n_frames, n_seqs, _ = log_b.shape
-    la = np.full(log_b.shape, -np.inf)
-    if n_seqs == 0:
-        return la, np.zeros(0)
-    band_list = bands(log_trans)
-    active = batch.active()
-    la[0] = log_start + log_b[0]
-    for t in range(1, n_frames):
-        k = active[t]
-        la[t, :k] = _step(la[t - 1, :k], band_list) + log_b[t, :k]
-    last = la[batch.lengths - 1, np.arange(n_seqs)]
-    return la, logsumexp(last + log_end, axis=1)
+    time, seq = _packed_rows(batch)
+    la = forward_packed(log_b[time, seq], batch.offsets, log_start, log_trans)
+    out = np.full(log_b.shape, -np.inf)
+    out[time, seq] = la
+    return out, logsumexp(la[batch.last_rows()] + log_end, axis=1)
 
 
 def backward(log_b, batch: Batch, log_trans, log_end):
-    """Backward pass: ``log_beta[t, n, i] = log p(x[t+1:] | state i at t)``.
+    """Backward pass on padded arrays: ``log_beta[t, n, i] = log p(x[t+1:] | state i at t)``.
 
     Same shapes as :func:`forward`; ``-inf`` at padding.
     """
-    n_frames, n_seqs, _ = log_b.shape
-    lbeta = np.full(log_b.shape, -np.inf)
-    if n_seqs == 0:
-        return lbeta
-    band_list = bands(log_trans.T)
-    active = batch.active()
-    lbeta[batch.lengths - 1, np.arange(n_seqs)] = log_end
-    for t in range(n_frames - 2, -1, -1):
-        k = active[t + 1]  # sequences that have a frame at t + 1
-        lbeta[t, :k] = _step(log_b[t + 1, :k] + lbeta[t + 1, :k], band_list)
-    return lbeta
+    time, seq = _packed_rows(batch)
+    lbeta, _ = backward_packed(log_b[time, seq], batch.offsets, log_trans, log_end)
+    out = np.full(log_b.shape, -np.inf)
+    out[time, seq] = lbeta
+    return out
 
 
 @dataclass(frozen=True)
@@ -202,35 +273,36 @@ def posteriors(log_b, batch: Batch, log_start, log_trans, log_end) -> Posteriors
     Sequences with zero likelihood (e.g. shorter than the model allows)
     contribute nothing.
     """
-    padded = batch.pad(log_b)
-    la, ll = forward(padded, batch, log_start, log_trans, log_end)
-    lbeta = backward(padded, batch, log_trans, log_end)
-    ok = np.isfinite(ll)[batch.seq]  # per stacked frame
-    ll_frame = np.where(ok, ll[batch.seq], 0.0)[:, None]
-    log_alpha = batch.unpad(la) - ll_frame
-    log_beta = batch.unpad(lbeta)
-    with np.errstate(invalid="ignore"):
-        gamma = np.where(ok[:, None], np.exp(log_alpha + log_beta), 0.0)
     n_states = log_trans.shape[0]
+    lb = log_b[batch.packed]
+    la = forward_packed(lb, batch.offsets, log_start, log_trans)
+    lbeta, bb = backward_packed(lb, batch.offsets, log_trans, log_end)
+    ll = logsumexp(la[batch.last_rows()] + log_end, axis=1)
+    # Subtracting +inf gives sequences that no path fits zero posteriors.
+    ll_row = np.where(np.isfinite(ll), ll, np.inf)[batch.seq[batch.packed]][:, None]
+    la -= ll_row  # now log p(state at t, x[:t+1]) / p(x)
+    log_gamma = np.add(la, lbeta, out=lbeta)
+    # State-major inside, so that the M-step's products over frames read it contiguously.
+    gamma = np.empty((n_states, len(la)))
+    gamma[:, batch.packed] = np.exp(log_gamma, out=log_gamma).T
+    # Transitions t -> t+1: every packed row from time 1 on has a predecessor
+    # whose row is the same position one time step earlier.
+    active = batch.active()
+    has_next = np.arange(len(la)) - np.repeat(batch.offsets[:-1], active) < np.append(active[1:], 0).repeat(active)
+    src = la[has_next]
+    dst = bb[batch.offsets[1] :] if len(la) else bb
     counts = np.zeros((n_states, n_states))
-    src_idx = np.flatnonzero(ok & (batch.time < batch.lengths[batch.seq] - 1))
-    if len(src_idx):
-        src = log_alpha[src_idx]
-        dst = (log_b + log_beta)[src_idx + 1]
-        for d, v in bands(log_trans):
-            if d >= 0:
-                x = src[:, : n_states - d] + v + dst[:, d:]
-                rows = np.arange(n_states - d)
-            else:
-                x = src[:, -d:] + v + dst[:, :d]
-                rows = np.arange(-d, n_states)
-            counts[rows, rows + d] = np.exp(x).sum(axis=0)
-    return Posteriors(ll, gamma, counts)
+    for d, v in bands(log_trans):
+        i = np.arange(max(0, -d), n_states - max(0, d))
+        x = src[:, i] + v + dst[:, i + d]
+        counts[i, i + d] = np.exp(x, out=x).sum(axis=0)
+    return Posteriors(ll, gamma.T, counts)
 
 
 def log_likelihood(log_b, batch: Batch, log_start, log_trans, log_end) -> np.ndarray:
     """Forward log-likelihood of stacked frames ``(total_frames, n_states)``: ``(n_seqs,)`` in batch order."""
-    return forward(batch.pad(log_b), batch, log_start, log_trans, log_end)[1]
+    la = forward_packed(log_b[batch.packed], batch.offsets, log_start, log_trans)
+    return logsumexp(la[batch.last_rows()] + log_end, axis=1)
 
 
 def viterbi(log_b: np.ndarray, log_start, log_trans, log_end) -> tuple[np.ndarray, float]:

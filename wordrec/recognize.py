@@ -1,8 +1,10 @@
 """Score recordings against every word model and pick the best.
 
 Scores are forward log-likelihoods (the sum over all state paths, not the
-best path).  Recordings are scored in batches of similar length, so one
-long recording does not inflate the padding of all the others.
+best path).  All word models are scored in one pass: their states are laid
+side by side as one block-diagonal model (no transition crosses from one
+word to another), so the loop over time runs once for all words, and the
+Gaussians of all words go through one matrix product.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wordrec.gmm import design, state_log_densities
-from wordrec.hmm import Batch, log_likelihood
+from wordrec.gmm import design, logsumexp, mixture_log_densities, mixture_logsumexp
+from wordrec.hmm import Batch, forward_packed
 from wordrec.model import ModelSet
 
-# Padded frames per batch (sequences x longest sequence): bounds memory.
-_BATCH_FRAMES = 200_000
+# Gaussian log densities held at once (Gaussians x frames): bounds memory.
+_CHUNK_ELEMENTS = 4_000_000
 
 
 def score(models: ModelSet, feats) -> np.ndarray:
@@ -33,24 +35,51 @@ def score(models: ModelSet, feats) -> np.ndarray:
         ``-inf`` where a recording is too short for a model.
     """
     out = np.full((len(feats), len(models.models)), -np.inf)
+    n_gauss = sum(wm.means.shape[0] * wm.means.shape[1] for wm in models.models)
+    max_frames = max(1, _CHUNK_ELEMENTS // max(1, n_gauss))
+    # Longest first, so that a chunk holds recordings of similar length.
     order = sorted(range(len(feats)), key=lambda i: -len(feats[i]))
     a = 0
     while a < len(order):
-        longest = max(1, len(feats[order[a]]))
-        b = a + max(1, _BATCH_FRAMES // longest)
+        b, frames = a, 0
+        while b < len(order) and (b == a or frames + len(feats[order[b]]) <= max_frames):
+            frames += len(feats[order[b]])
+            b += 1
         chunk = order[a:b]
         out[chunk] = _score_chunk(models, [feats[i] for i in chunk])
         a = b
     return out
 
 
+def _joint_model(models: ModelSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All words as one block-diagonal model: ``(log_start, log_trans, bounds)``.
+
+    ``bounds[j]:bounds[j + 1]`` are the states of word ``j``; transitions
+    between words are ``-inf``.
+    """
+    sizes = [wm.n_states for wm in models.models]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    log_trans = np.full((bounds[-1], bounds[-1]), -np.inf)
+    for j, wm in enumerate(models.models):
+        log_trans[bounds[j] : bounds[j + 1], bounds[j] : bounds[j + 1]] = wm.log_trans
+    log_start = np.concatenate([wm.log_start for wm in models.models])
+    return log_start, log_trans, bounds
+
+
 def _score_chunk(models: ModelSet, feats) -> np.ndarray:
     batch = Batch.of([len(f) for f in feats])
     XX = design(batch.stack(feats))
+    log_start, log_trans, bounds = _joint_model(models)
+    log_b = np.empty((bounds[-1], XX.shape[1]))  # (all states, stacked frames)
+    for j, wm in enumerate(models.models):
+        log_comp = mixture_log_densities(XX, wm.log_weights, wm.means, wm.variances)
+        log_b[bounds[j] : bounds[j + 1]], _ = mixture_logsumexp(log_comp, with_resp=False)
+    la = forward_packed(np.ascontiguousarray(log_b.T[batch.packed]), batch.offsets, log_start, log_trans)
+    last = la[batch.last_rows()]
     scores = np.empty((len(feats), len(models.models)))
     for j, wm in enumerate(models.models):
-        log_b, _ = state_log_densities(XX, wm.log_weights, wm.means, wm.variances)
-        scores[batch.order, j] = log_likelihood(log_b, batch, wm.log_start, wm.log_trans, wm.log_end)
+        block = last[:, bounds[j] : bounds[j + 1]] + wm.log_end
+        scores[batch.order, j] = logsumexp(block, axis=1)
     return scores
 
 

@@ -186,9 +186,12 @@ def em_step(p: _Params, X, XX, batch: Batch, cfg: TrainConfig, floor) -> tuple[_
     log_b, resp = state_log_densities(XX, safe_log(p.weights), p.means, p.variances)
     post = posteriors(log_b, batch, safe_log(p.start), safe_log(p.trans), np.where(p.final, 0.0, -np.inf))
     ok = np.isfinite(post.log_lik)
-    occ = (post.gamma[:, :, None] * resp).reshape(len(X), n_states * n_mix)
-    n = occ.sum(axis=0)
-    stats = occ.T @ XX  # (K, 2D): sums of x^2, then of x
+    occ = resp  # (n_mix, n_states, n_frames): P(state s, Gaussian m | x) at every frame, in place
+    occ *= post.gamma.T
+    n = occ.sum(axis=2).T.reshape(-1)  # (S * M,)
+    # Sums of x^2, then of x, for all Gaussians in one product: (S * M, 2D).
+    stats = occ.reshape(n_mix * n_states, -1) @ XX.T
+    stats = stats.reshape(n_mix, n_states, -1).transpose(1, 0, 2).reshape(n_states * n_mix, -1)
     keep = n < max(cfg.min_occupancy, 1e-10)
     n_safe = np.where(keep, 1.0, n)[:, None]
     means = stats[:, n_features:] / n_safe
@@ -216,7 +219,7 @@ def em_step(p: _Params, X, XX, batch: Batch, cfg: TrainConfig, floor) -> tuple[_
     return new, float(post.log_lik[ok].sum())
 
 
-def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray) -> tuple[WordModel, dict]:
+def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray, *, grow_mix: bool = True) -> tuple[WordModel, dict]:
     """Train one word's GMM-HMM on all its recordings.
 
     Parameters
@@ -226,6 +229,12 @@ def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray) -> tuple[Word
     cfg : TrainConfig
     floor : ndarray, shape (n_features,)
         Absolute variance floor.
+    grow_mix : bool
+        True (the default): grow the Gaussians 1 -> 2 -> 4 ... -> ``cfg.n_mix``
+        by splitting, with EM at every size.  False: split straight to
+        ``cfg.n_mix`` and run EM at that size only, as toolkits without a
+        splitting schedule do (``bench/speed.py`` uses it to give wordrec
+        and hmmlearn the same work).
 
     Returns
     -------
@@ -251,7 +260,7 @@ def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray) -> tuple[Word
     XX = design(X)
     p = _initial(X, batch.lengths, n_states, cfg, floor)
     history: list[list[float]] = []
-    for size in mixture_schedule(cfg.n_mix):
+    for size in mixture_schedule(cfg.n_mix) if grow_mix else [cfg.n_mix]:
         p = split_heaviest(p, size, cfg.split_offset)
         history.append([])
         previous = None

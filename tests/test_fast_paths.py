@@ -1,0 +1,82 @@
+"""The fast paths give what the plain definitions give.
+
+Scoring runs all words as one block-diagonal model, EM can run at a fixed
+mixture count (the speed benchmark's like-for-like setting), and the
+packed forward-backward keeps padded and stacked layouts consistent.
+"""
+
+import numpy as np
+
+from wordrec.features import FeatureConfig
+from wordrec.gmm import design, emission_log_densities, safe_log
+from wordrec.hmm import Batch, backward, forward, log_likelihood, posteriors
+from wordrec.model import ModelSet, WordModel
+from wordrec.recognize import score
+from wordrec.train import TrainConfig, fit_word, variance_floor
+
+
+def _word_model(rng, word, n_states, n_mix, n_features, ergodic=False):
+    if ergodic:
+        trans = rng.dirichlet(np.ones(n_states), size=n_states)
+        start, final = rng.dirichlet(np.ones(n_states)), np.ones(n_states, bool)
+    else:
+        stay = rng.uniform(0.3, 0.9, size=n_states)
+        trans = np.diag(stay) + np.diag(1 - stay[:-1], 1)
+        trans[-1, -1] = 1.0
+        start, final = np.eye(n_states)[0], np.eye(n_states, dtype=bool)[-1]
+    return WordModel(
+        word, start, trans, final,
+        rng.dirichlet(np.ones(n_mix), size=n_states),
+        rng.normal(size=(n_states, n_mix, n_features)),
+        rng.uniform(0.5, 2.0, size=(n_states, n_mix, n_features)),
+    )
+
+
+def test_joint_scoring_equals_scoring_each_word_alone(rng):
+    D = 4
+    models = (
+        _word_model(rng, "a", 3, 2, D),
+        _word_model(rng, "b", 5, 1, D),
+        _word_model(rng, "c", 2, 3, D, ergodic=True),
+    )
+    ms = ModelSet(FeatureConfig(), models, {}, {})
+    feats = [rng.normal(size=(n, D)) for n in (7, 1, 4, 12, 3, 5)]
+    got = score(ms, feats)
+    batch = Batch.of([len(f) for f in feats])
+    XX = design(batch.stack(feats))
+    for j, wm in enumerate(models):
+        log_b = emission_log_densities(XX, wm.log_weights, wm.means, wm.variances)
+        ref = np.empty(len(feats))
+        ref[batch.order] = log_likelihood(log_b, batch, wm.log_start, wm.log_trans, wm.log_end)
+        np.testing.assert_allclose(got[:, j], ref, rtol=1e-12)
+    # Shorter than a left-to-right model allows: no path, -inf.
+    assert got[1, 0] == -np.inf and got[1, 1] == -np.inf and np.isfinite(got[1, 2])
+
+
+def test_forward_backward_layouts_agree_with_posteriors(rng):
+    lt = safe_log(np.array([[0.6, 0.4, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]]))
+    ls, le = safe_log(np.array([1.0, 0.0, 0.0])), np.array([-np.inf, -np.inf, 0.0])
+    lengths = [6, 2, 9, 4, 4]
+    seqs = [rng.normal(size=(n, 3)) for n in lengths]
+    batch = Batch.of(lengths)
+    log_b = batch.stack(seqs)
+    la, ll = forward(batch.pad(log_b, -np.inf), batch, ls, lt, le)
+    lbeta = backward(batch.pad(log_b, -np.inf), batch, lt, le)
+    post = posteriors(log_b, batch, ls, lt, le)
+    np.testing.assert_allclose(post.log_lik, ll, rtol=1e-13)
+    ok = np.isfinite(ll)[batch.seq]
+    gamma = np.exp(batch.unpad(la) + batch.unpad(lbeta) - np.where(ok, ll[batch.seq], 0.0)[:, None])
+    np.testing.assert_allclose(post.gamma[ok], gamma[ok], atol=1e-12)
+    assert np.all(post.gamma[~ok] == 0)  # the 2-frame sequence is too short for 3 states
+
+
+def test_em_at_a_fixed_mixture_count(rng):
+    seqs = [rng.normal(size=(n, 3)) + np.repeat(np.arange(3), n // 3 + 1)[:n, None] for n in rng.integers(9, 20, 15)]
+    cfg = TrainConfig(n_states=3, n_mix=3, max_iter=6, tol=0.0)
+    model, diag = fit_word("w", seqs, cfg, variance_floor(seqs, 0.01), grow_mix=False)
+    assert model.weights.shape == (3, 3)
+    assert len(diag["log_lik"]) == 1 and len(diag["log_lik"][0]) == cfg.max_iter + 1
+    stage = np.array(diag["log_lik"][0])
+    assert np.all(np.diff(stage) >= -1e-8 * np.abs(stage[:-1]))
+    _, grown = fit_word("w", seqs, cfg, variance_floor(seqs, 0.01))
+    assert len(grown["log_lik"]) == 3  # 1 -> 2 -> 3 Gaussians
