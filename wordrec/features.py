@@ -19,8 +19,9 @@ from wordrec.errors import WordrecError
 WINDOWS = ("hamming", "hann", "rectangular")
 
 # Frames are processed in chunks of this many, to bound the memory of the
-# (n_frames, frame_length) frame matrix on large corpora.
-_CHUNK_FRAMES = 16384
+# (n_frames, frame_length) frame matrix on large corpora; a chunk's spectra
+# (a few MB) stay in cache, which is faster than larger chunks.
+_CHUNK_FRAMES = 2048
 
 
 @dataclass(frozen=True)
@@ -151,35 +152,49 @@ def _n_frames(n_samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 
 def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Cepstra of all frames of all signals, stacked: (total_frames, n_ceps)."""
+    """Cepstra of all frames of all signals, stacked: (total_frames, n_ceps).
+
+    Every signal gets a slot of whole frame steps in one buffer, long enough
+    for its last (zero-padded) frame and at least one zero after it.  The
+    frames of all signals then lie on one regular grid, a strided view of
+    the buffer, so no index arrays are built; the two or three grid rows per
+    slot that are not frames are computed with the rest and dropped.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
     from python_speech_features.base import get_filterbanks, lifter
     from scipy.fft import dct
 
     lengths = np.array([len(s) for s in signals], dtype=np.int64)
     n_frames = _n_frames(lengths, cfg)
     flen, step = cfg.frame_length, cfg.frame_step
-    # Pre-emphasise and zero-pad each signal, then lay them end to end.
-    padded_len = (n_frames - 1) * step + flen
-    offsets = np.concatenate([[0], np.cumsum(padded_len)[:-1]])
-    flat = np.zeros(int(padded_len.sum()))
-    for s, off in zip(signals, offsets):
-        flat[off] = s[0]
-        flat[off + 1 : off + len(s)] = s[1:] - cfg.preemphasis * s[:-1]
-    starts = np.repeat(offsets, n_frames) + _ranges(n_frames) * step
+    rows = -(-np.maximum((n_frames - 1) * step + flen, lengths + 1) // step)  # grid rows per slot
+    first = np.concatenate([[0], np.cumsum(rows)[:-1]])  # grid row of each signal's first frame
+    n_rows = int(rows.sum())
+    raw = np.zeros(n_rows * step + flen)
+    for s, r in zip(signals, first * step):
+        raw[r : r + len(s)] = s
+    # Pre-emphasis in one pass: the zero before each slot leaves its first
+    # sample as it is, and the sample after each signal is reset to padding.
+    emph = np.empty_like(raw)
+    emph[0] = raw[0]
+    np.subtract(raw[1:], cfg.preemphasis * raw[:-1], out=emph[1:])
+    emph[first * step + lengths] = 0.0
+    grid = sliding_window_view(emph, flen)[: n_rows * step : step]  # (n_rows, flen), no copy
     fbank = get_filterbanks(cfg.n_filters, cfg.nfft, cfg.sample_rate, cfg.low_freq, cfg.high_freq)
     win = _window(cfg)
-    out = np.empty((len(starts), cfg.n_ceps))
+    out = np.empty((n_rows, cfg.n_ceps))
     lift = lifter(np.ones((1, cfg.n_ceps)), cfg.lifter)[0]  # per-coefficient weights
-    cols = np.arange(flen)
-    for a in range(0, len(starts), _CHUNK_FRAMES):
-        frames = flat[starts[a : a + _CHUNK_FRAMES, None] + cols] * win
-        power = np.square(np.abs(np.fft.rfft(frames, cfg.nfft))) / cfg.nfft
+    for a in range(0, n_rows, _CHUNK_FRAMES):
+        spec = np.fft.rfft(grid[a : a + _CHUNK_FRAMES] * win, cfg.nfft)
+        power = np.square(spec.real)  # |X|^2 without the square root of abs()
+        power += np.square(spec.imag)
+        power /= cfg.nfft
         mel = np.log(np.maximum(power @ fbank.T, cfg.log_floor))
         ceps = dct(mel, type=2, axis=1, norm="ortho")[:, : cfg.n_ceps] * lift
         if cfg.use_energy:
             ceps[:, 0] = np.log(np.maximum(power.sum(axis=1), cfg.log_floor))
         out[a : a + _CHUNK_FRAMES] = ceps
-    return out, n_frames
+    return out[np.repeat(first, n_frames) + _ranges(n_frames)], n_frames
 
 
 def _ranges(counts: np.ndarray) -> np.ndarray:
@@ -203,14 +218,21 @@ def deltas(feats: np.ndarray, n_frames: np.ndarray, width: int) -> np.ndarray:
     -------
     ndarray, shape (total_frames, n_dims)
     """
+    total = len(feats)
+    out = np.zeros_like(feats)
+    # Plain shifts of the whole stack: right except near the ends of an utterance,
+    for n in range(1, width + 1):
+        if total > 2 * n:
+            out[n : total - n] += n * (feats[2 * n :] - feats[: total - 2 * n])
+    # where the rows within `width` of an edge are redone with the edge frame repeated.
     ends = np.repeat(np.cumsum(n_frames), n_frames) - 1
     starts = ends - np.repeat(n_frames, n_frames) + 1
-    idx = np.arange(len(feats))
-    out = np.zeros_like(feats)
+    idx = np.arange(total)
+    edge = np.flatnonzero((idx - starts < width) | (ends - idx < width))
+    fix = np.zeros((len(edge),) + feats.shape[1:])
     for n in range(1, width + 1):
-        ahead = feats[np.minimum(idx + n, ends)]
-        behind = feats[np.maximum(idx - n, starts)]
-        out += n * (ahead - behind)
+        fix += n * (feats[np.minimum(edge + n, ends[edge])] - feats[np.maximum(edge - n, starts[edge])])
+    out[edge] = fix
     return out / (2 * sum(n * n for n in range(1, width + 1)))
 
 
