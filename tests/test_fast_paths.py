@@ -80,3 +80,18 @@ def test_em_at_a_fixed_mixture_count(rng):
     assert np.all(np.diff(stage) >= -1e-8 * np.abs(stage[:-1]))
     _, grown = fit_word("w", seqs, cfg, variance_floor(seqs, 0.01))
     assert len(grown["log_lik"]) == 3  # 1 -> 2 -> 3 Gaussians
+
+
+def test_front_end_matrices_equal_python_speech_features_and_scipy(rng):
+    from python_speech_features.base import get_filterbanks, lifter
+    from scipy.fft import dct
+
+    from wordrec.features import _cepstrum_matrix, _mel_filterbank
+
+    for rate, lift in [(8000, 22), (16000, 0), (44100, 22)]:
+        cfg = FeatureConfig.for_rate(rate, lifter=lift)
+        ref = get_filterbanks(cfg.n_filters, cfg.nfft, cfg.sample_rate, cfg.low_freq, cfg.high_freq)
+        np.testing.assert_array_equal(_mel_filterbank(cfg), ref)
+        mel = rng.normal(size=(7, cfg.n_filters)) * 5
+        want = lifter(dct(mel, type=2, axis=1, norm="ortho")[:, : cfg.n_ceps], cfg.lifter)
+        np.testing.assert_allclose(mel @ _cepstrum_matrix(cfg).T, want, rtol=1e-12, atol=1e-12)

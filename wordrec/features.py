@@ -151,6 +151,46 @@ def _n_frames(n_samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return 1 + -(-extra // cfg.frame_step)
 
 
+def _mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """Triangular mel filters, ``(n_filters, nfft // 2 + 1)``: python_speech_features' ``get_filterbanks``.
+
+    Written out here (same formulas) so that featurising imports neither
+    python_speech_features nor scipy, which take longer to import than
+    recognising a file takes.
+    """
+    def hz2mel(hz):
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    def mel2hz(mel):
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+    mel = np.linspace(hz2mel(cfg.low_freq), hz2mel(cfg.high_freq), cfg.n_filters + 2)
+    edge = np.floor((cfg.nfft + 1) * mel2hz(mel) / cfg.sample_rate)
+    fbank = np.zeros((cfg.n_filters, cfg.nfft // 2 + 1))
+    for j in range(cfg.n_filters):
+        lo, mid, hi = edge[j], edge[j + 1], edge[j + 2]
+        rise = np.arange(int(lo), int(mid))
+        fall = np.arange(int(mid), int(hi))
+        fbank[j, rise] = (rise - lo) / (mid - lo)
+        fbank[j, fall] = (hi - fall) / (hi - mid)
+    return fbank
+
+
+def _cepstrum_matrix(cfg: FeatureConfig) -> np.ndarray:
+    """``(n_ceps, n_filters)``: the orthonormal DCT-II rows kept, times the lifter.
+
+    ``mel @ M.T`` is ``dct(mel, type=2, norm="ortho")[:, :n_ceps]`` liftered
+    as python_speech_features' ``lifter`` does.
+    """
+    n = cfg.n_filters
+    k = np.arange(cfg.n_ceps)[:, None]
+    dct = 2.0 * np.cos(np.pi * k * (2 * np.arange(n) + 1) / (2 * n))
+    dct *= np.where(k == 0, np.sqrt(1.0 / (4 * n)), np.sqrt(1.0 / (2 * n)))
+    if cfg.lifter > 0:
+        dct *= 1.0 + (cfg.lifter / 2.0) * np.sin(np.pi * k / cfg.lifter)
+    return dct
+
+
 def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Cepstra of all frames of all signals, stacked: (total_frames, n_ceps).
 
@@ -161,8 +201,6 @@ def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     slot that are not frames are computed with the rest and dropped.
     """
     from numpy.lib.stride_tricks import sliding_window_view
-    from python_speech_features.base import get_filterbanks, lifter
-    from scipy.fft import dct
 
     lengths = np.array([len(s) for s in signals], dtype=np.int64)
     n_frames = _n_frames(lengths, cfg)
@@ -180,17 +218,17 @@ def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     np.subtract(raw[1:], cfg.preemphasis * raw[:-1], out=emph[1:])
     emph[first * step + lengths] = 0.0
     grid = sliding_window_view(emph, flen)[: n_rows * step : step]  # (n_rows, flen), no copy
-    fbank = get_filterbanks(cfg.n_filters, cfg.nfft, cfg.sample_rate, cfg.low_freq, cfg.high_freq)
+    fbank_t = _mel_filterbank(cfg).T
+    cepstrum_t = _cepstrum_matrix(cfg).T
     win = _window(cfg)
     out = np.empty((n_rows, cfg.n_ceps))
-    lift = lifter(np.ones((1, cfg.n_ceps)), cfg.lifter)[0]  # per-coefficient weights
     for a in range(0, n_rows, _CHUNK_FRAMES):
         spec = np.fft.rfft(grid[a : a + _CHUNK_FRAMES] * win, cfg.nfft)
         power = np.square(spec.real)  # |X|^2 without the square root of abs()
         power += np.square(spec.imag)
         power /= cfg.nfft
-        mel = np.log(np.maximum(power @ fbank.T, cfg.log_floor))
-        ceps = dct(mel, type=2, axis=1, norm="ortho")[:, : cfg.n_ceps] * lift
+        mel = np.log(np.maximum(power @ fbank_t, cfg.log_floor))
+        ceps = mel @ cepstrum_t
         if cfg.use_energy:
             ceps[:, 0] = np.log(np.maximum(power.sum(axis=1), cfg.log_floor))
         out[a : a + _CHUNK_FRAMES] = ceps
