@@ -111,13 +111,9 @@ def bands(log_trans: np.ndarray) -> list[tuple[int, np.ndarray]]:
         ``values[i] = log_trans[i, i + offset]`` for the valid ``i`` when
         ``offset >= 0``, ``log_trans[i - offset, i]`` when negative.
     """
-    n = log_trans.shape[0]
-    out = []
-    for d in sorted(range(-(n - 1), n), key=abs):
-        v = np.diagonal(log_trans, offset=d)
-        if np.any(np.isfinite(v)):
-            out.append((d, v.copy()))
-    return out
+    rows, cols = np.nonzero(np.isfinite(log_trans))
+    offsets = sorted(set((cols - rows).tolist()), key=lambda d: (abs(d), d))
+    return [(d, np.diagonal(log_trans, offset=d).copy()) for d in offsets]
 
 
 def _step(prev: np.ndarray, band_list, out: np.ndarray) -> None:
