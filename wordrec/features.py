@@ -195,7 +195,7 @@ def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Cepstra of all frames of all signals, stacked: (total_frames, n_ceps).
 
     Every signal gets a slot of whole frame steps in one buffer, long enough
-    for its last (zero-padded) frame and at least one zero after it.  The
+    for its last (zero-padded) frame.  The
     frames of all signals then lie on one regular grid, a strided view of
     the buffer, so no index arrays are built; the two or three grid rows per
     slot that are not frames are computed with the rest and dropped.
@@ -205,18 +205,14 @@ def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.array([len(s) for s in signals], dtype=np.int64)
     n_frames = _n_frames(lengths, cfg)
     flen, step = cfg.frame_length, cfg.frame_step
-    rows = -(-np.maximum((n_frames - 1) * step + flen, lengths + 1) // step)  # grid rows per slot
+    rows = -(-((n_frames - 1) * step + flen) // step)  # grid rows per slot
     first = np.concatenate([[0], np.cumsum(rows)[:-1]])  # grid row of each signal's first frame
     n_rows = int(rows.sum())
-    raw = np.zeros(n_rows * step + flen)
+    # Pre-emphasised signals in their slots (file by file: small arrays stay in cache).
+    emph = np.zeros(n_rows * step + flen)
     for s, r in zip(signals, first * step):
-        raw[r : r + len(s)] = s
-    # Pre-emphasis in one pass: the zero before each slot leaves its first
-    # sample as it is, and the sample after each signal is reset to padding.
-    emph = np.empty_like(raw)
-    emph[0] = raw[0]
-    np.subtract(raw[1:], cfg.preemphasis * raw[:-1], out=emph[1:])
-    emph[first * step + lengths] = 0.0
+        emph[r] = s[0]
+        np.subtract(s[1:], cfg.preemphasis * s[:-1], out=emph[r + 1 : r + len(s)])
     grid = sliding_window_view(emph, flen)[: n_rows * step : step]  # (n_rows, flen), no copy
     fbank_t = _mel_filterbank(cfg).T
     cepstrum_t = _cepstrum_matrix(cfg).T
