@@ -116,20 +116,53 @@ def bands(log_trans: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return [(d, np.diagonal(log_trans, offset=d).copy()) for d in offsets]
 
 
-def _step(prev: np.ndarray, band_list, out: np.ndarray) -> None:
-    """One time step into ``out``: ``out[:, j] = logsumexp_i(prev[:, i] + log_trans[i, j])``."""
-    n_states = prev.shape[1]
-    if band_list[0][0] == 0:
-        np.add(prev, band_list[0][1], out=out)
-        rest = band_list[1:]
+def _band_terms(log_b: np.ndarray, band_list) -> list[tuple[int, np.ndarray]]:
+    """Every band's transition log-probabilities plus the destination's emission, flat.
+
+    ``terms[r * S + j] = log_trans[j - d, j] + log_b[r, j]`` for band ``d``,
+    ``-inf`` where ``j - d`` is not a state.  With them a time step is, per
+    band, one add and one ``logaddexp`` on contiguous 1-D slices: the rows
+    of a time step lie end to end, a transition ``i -> i + d`` is a shift
+    by ``d`` along them, and the ``-inf`` keeps it from wrapping into the
+    next row.
+
+    Returns
+    -------
+    list of (offset, ndarray of shape (n_rows * n_states,)), in band order
+    """
+    n_states = log_b.shape[1]
+    out = []
+    for d, v in band_list:
+        terms = np.full(log_b.shape, -np.inf)
+        cols = slice(d, None) if d >= 0 else slice(None, n_states + d)
+        np.add(log_b[:, cols], v, out=terms[:, cols])
+        out.append((d, terms.reshape(-1)))
+    return out
+
+
+def _step(flat: np.ndarray, src: int, dst: int, size: int, terms, scratch: np.ndarray) -> None:
+    """One time step on flat arrays: ``flat[dst:dst + size]`` from ``flat[src:src + size]``.
+
+    ``out[j] = logsumexp_i(prev[i] + log_trans[i, j]) + log_b[j]`` row by
+    row, with the ``terms`` of :func:`_band_terms` (``dst`` indexes them too).
+    """
+    out = flat[dst : dst + size]
+    d, t = terms[0]
+    if d == 0:
+        np.add(flat[src : src + size], t[dst : dst + size], out=out)
+        rest = terms[1:]
     else:
         out.fill(-np.inf)
-        rest = band_list
-    for d, v in rest:
+        rest = terms
+    for d, t in rest:
+        n = size - abs(d)
+        tmp = scratch[:n]
         if d > 0:
-            np.logaddexp(out[:, d:], prev[:, : n_states - d] + v, out=out[:, d:])
+            np.add(flat[src : src + n], t[dst + d : dst + size], out=tmp)
+            np.logaddexp(out[d:], tmp, out=out[d:])
         else:
-            np.logaddexp(out[:, :d], prev[:, -d:] + v, out=out[:, :d])
+            np.add(flat[src - d : src + size], t[dst : dst + n], out=tmp)
+            np.logaddexp(out[:n], tmp, out=out[:n])
 
 
 def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans) -> np.ndarray:
@@ -154,47 +187,51 @@ def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans)
     la = np.empty_like(log_b)
     if len(la) == 0:
         return la
-    band_list = bands(log_trans)
+    n_states = log_b.shape[1]
     np.add(log_start, log_b[: offsets[1]], out=la[: offsets[1]])
-    for t in range(1, len(offsets) - 1):
-        a, b = offsets[t], offsets[t + 1]
-        p = offsets[t - 1]
-        cur = la[a:b]
-        _step(la[p : p + b - a], band_list, cur)
-        cur += log_b[a:b]
+    terms = _band_terms(log_b, bands(log_trans))
+    flat = la.reshape(-1)
+    scratch = np.empty(offsets[1] * n_states)
+    off = (offsets * n_states).tolist()
+    for t in range(1, len(off) - 1):
+        _step(flat, off[t - 1], off[t], off[t + 1] - off[t], terms, scratch)
     return la
 
 
-def backward_packed(log_b: np.ndarray, offsets: np.ndarray, log_trans, log_end) -> tuple[np.ndarray, np.ndarray]:
+def backward_packed(log_b: np.ndarray, offsets: np.ndarray, log_trans, log_end) -> np.ndarray:
     """Backward pass over packed frames (see :func:`forward_packed`).
 
     Returns
     -------
-    log_beta : ndarray, shape (total_frames, n_states)
-        ``log p(x[t+1:] | state at t)``, packed.
     log_b_beta : ndarray, shape (total_frames, n_states)
-        ``log_b + log_beta``, which the transition counts need too.
+        ``log_b + log_beta`` with ``log_beta = log p(x[t+1:] | state at t)``,
+        packed: the recursion runs on this sum, and the transition counts
+        need it too.
     """
-    lbeta = np.empty_like(log_b)
-    bb = np.empty_like(log_b)
-    if len(lbeta) == 0:
-        return lbeta, bb
-    band_list = bands(log_trans.T)
-    n_times = len(offsets) - 1
-    lbeta[offsets[n_times - 1] :] = log_end
-    for t in range(n_times - 1, 0, -1):
-        a, b = offsets[t], offsets[t + 1]
-        p = offsets[t - 1]
-        np.add(log_b[a:b], lbeta[a:b], out=bb[a:b])
-        _step(bb[a:b], band_list, lbeta[p : p + b - a])
-        lbeta[p + b - a : a] = log_end  # sequences whose last frame is at t - 1
-    np.add(log_b[: offsets[1]], lbeta[: offsets[1]], out=bb[: offsets[1]])
-    return lbeta, bb
+    bb = np.add(log_b, log_end)  # the rows of last frames; the others are overwritten
+    if len(bb) == 0:
+        return bb
+    n_states = log_b.shape[1]
+    terms = _band_terms(log_b, bands(log_trans.T))
+    flat = bb.reshape(-1)
+    scratch = np.empty(offsets[1] * n_states)
+    off = (offsets * n_states).tolist()
+    for t in range(len(off) - 3, -1, -1):
+        # The rows of time t with a frame at t + 1 are the first ones.
+        _step(flat, off[t + 1], off[t], off[t + 2] - off[t + 1], terms, scratch)
+    return bb
 
 
 def _packed_rows(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
     """Time and batch position of every packed row: two ``(total_frames,)`` arrays."""
     return batch.time[batch.packed], batch.seq[batch.packed]
+
+
+def _has_next(offsets: np.ndarray) -> np.ndarray:
+    """``(total_frames,)`` bool: packed rows whose sequence goes on at the next time."""
+    active = np.diff(offsets)
+    position = np.arange(offsets[-1]) - np.repeat(offsets[:-1], active)
+    return position < np.repeat(np.append(active[1:], 0), active)
 
 
 def forward(log_b, batch: Batch, log_start, log_trans, log_end):
@@ -232,7 +269,19 @@ def backward(log_b, batch: Batch, log_trans, log_end):
     Same shapes as :func:`forward`; ``-inf`` at padding.
     """
     time, seq = _packed_rows(batch)
-    lbeta, _ = backward_packed(log_b[time, seq], batch.offsets, log_trans, log_end)
+    bb = backward_packed(log_b[time, seq], batch.offsets, log_trans, log_end)
+    # log_beta from the next frame's log_b + log_beta: one step over all those rows at once.
+    lbeta = np.empty_like(bb)
+    lbeta[:] = log_end
+    has_next = _has_next(batch.offsets)
+    rows = np.flatnonzero(has_next)
+    if len(rows):
+        active = np.diff(batch.offsets)
+        size = len(rows) * bb.shape[1]
+        flat = np.concatenate([bb[rows + np.repeat(active, active)[has_next]].reshape(-1), np.empty(size)])
+        terms = _band_terms(np.zeros((2 * len(rows), bb.shape[1])), bands(log_trans.T))
+        _step(flat, 0, size, size, terms, np.empty(size))
+        lbeta[rows] = flat[size:].reshape(len(rows), -1)
     out = np.full(log_b.shape, -np.inf)
     out[time, seq] = lbeta
     return out
@@ -272,25 +321,28 @@ def posteriors(log_b, batch: Batch, log_start, log_trans, log_end) -> Posteriors
     n_states = log_trans.shape[0]
     lb = log_b[batch.packed]
     la = forward_packed(lb, batch.offsets, log_start, log_trans)
-    lbeta, bb = backward_packed(lb, batch.offsets, log_trans, log_end)
+    bb = backward_packed(lb, batch.offsets, log_trans, log_end)
     ll = logsumexp(la[batch.last_rows()] + log_end, axis=1)
     # Subtracting +inf gives sequences that no path fits zero posteriors.
     ll_row = np.where(np.isfinite(ll), ll, np.inf)[batch.seq[batch.packed]][:, None]
     la -= ll_row  # now log p(state at t, x[:t+1]) / p(x)
-    log_gamma = np.add(la, lbeta, out=lbeta)
+    with np.errstate(invalid="ignore"):
+        log_gamma = la + bb
+        log_gamma -= lb
+        gamma_packed = np.exp(log_gamma, out=log_gamma)
+    gamma_packed[np.isnan(gamma_packed)] = 0.0  # log_b = -inf: the state cannot emit the frame
     # State-major inside, so that the M-step's products over frames read it contiguously.
     gamma = np.empty((n_states, len(la)))
-    gamma[:, batch.packed] = np.exp(log_gamma, out=log_gamma).T
-    # Transitions t -> t+1: every packed row from time 1 on has a predecessor
-    # whose row is the same position one time step earlier.
-    active = batch.active()
-    has_next = np.arange(len(la)) - np.repeat(batch.offsets[:-1], active) < np.append(active[1:], 0).repeat(active)
-    src = la[has_next]
+    gamma[:, batch.packed] = gamma_packed.T
+    # Transitions t -> t+1: every packed row from time 1 on has a predecessor,
+    # in the same order as the rows that have a successor.
+    src = la[_has_next(batch.offsets)]
     dst = bb[batch.offsets[1] :] if len(la) else bb
     counts = np.zeros((n_states, n_states))
     for d, v in bands(log_trans):
         i = np.arange(max(0, -d), n_states - max(0, d))
-        x = src[:, i] + v + dst[:, i + d]
+        x = src[:, i] + v
+        x += dst[:, i + d]
         counts[i, i + d] = np.exp(x, out=x).sum(axis=0)
     return Posteriors(ll, gamma.T, counts)
 
