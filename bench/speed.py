@@ -27,6 +27,7 @@ Measured in one run, each number the median of --runs runs (default 3):
   scoring one utterance of 1, 10 and 60 seconds (test files laid end to
   end) against the 10 models.
 
+wordrec and hmmlearn runs alternate, so that both see the same load.
 The in-process comparisons run with one BLAS/OpenMP thread on both sides
 (set below, before numpy loads): on a shared 2-core machine, threaded BLAS
 and OpenMP spin-waiting make both libraries many times slower and the
@@ -92,6 +93,22 @@ def timed(fn, runs: int) -> tuple[dict, object]:
         walls.append(time.perf_counter() - w)
         cpus.append(time.process_time() - c)
     return {"wall": float(np.median(walls)), "cpu": float(np.median(cpus)), "runs": runs, "walls": walls}, out
+
+
+def interleaved(fns: dict, runs: dict) -> dict:
+    """Like :func:`timed` for several functions, their runs alternating; each entry keeps its last result."""
+    walls = {k: [] for k in fns}
+    cpus = {k: [] for k in fns}
+    out = {}
+    for i in range(max(runs[k] for k in fns)):
+        for k, fn in fns.items():
+            if i < runs[k]:
+                w, c = time.perf_counter(), time.process_time()
+                out[k] = fn()
+                walls[k].append(time.perf_counter() - w)
+                cpus[k].append(time.process_time() - c)
+    return {k: {"wall": float(np.median(walls[k])), "cpu": float(np.median(cpus[k])), "runs": runs[k],
+                "walls": walls[k], "result": out[k]} for k in fns}
 
 
 # --- end-to-end commands ------------------------------------------------------
@@ -268,22 +285,26 @@ def main() -> int:
     test_items = corpus.load(root / "test").items
     test_feats = extract_many([audio.read(p, 8000)[0] for p, _ in test_items], cfg)
 
-    say("EM, wordrec ...")
-    em_w, models = timed(lambda: wordrec_fit(by_word), args.runs)
-    res["em"] = {"wordrec": em_w, "frames": sum(len(s) for v in by_word.values() for s in v)}
+    # wordrec and hmmlearn runs alternate, so that both sides see the same load.
+    say("EM ...")
+    em_fits = {"wordrec": lambda: wordrec_fit(by_word)}
+    if not args.no_hmmlearn:
+        em_fits["hmmlearn"] = lambda: hmmlearn_fit(by_word)
+    em = interleaved(em_fits, {"wordrec": args.runs, "hmmlearn": args.hmmlearn_runs})
+    models = em["wordrec"].pop("result")
+    em.get("hmmlearn", {}).pop("result", None)
+    res["em"] = {**em, "frames": sum(len(s) for v in by_word.values() for s in v)}
     modelset = ModelSet(cfg, tuple(models), {}, {})
 
-    say("scoring, wordrec ...")
-    sc_w, _ = timed(lambda: score(modelset, test_feats), max(args.runs, 5))
-    res["score"] = {"wordrec": sc_w, "files": len(test_feats)}
+    say("scoring ...")
+    hl_models = [] if args.no_hmmlearn else [as_hmmlearn(wm) for wm in models]
+    sc_fits = {"wordrec": lambda: score(modelset, test_feats)}
     if not args.no_hmmlearn:
-        say("scoring, hmmlearn ...")
-        hl_models = [as_hmmlearn(wm) for wm in models]
-        sc_h, _ = timed(lambda: [[m.score(f) for m in hl_models] for f in test_feats], args.runs)
-        res["score"]["hmmlearn"] = sc_h
-        say(f"EM, hmmlearn ({args.hmmlearn_runs} run(s), minutes each) ...")
-        em_h, _ = timed(lambda: hmmlearn_fit(by_word), args.hmmlearn_runs)
-        res["em"]["hmmlearn"] = em_h
+        sc_fits["hmmlearn"] = lambda: [[m.score(f) for m in hl_models] for f in test_feats]
+    sc = interleaved(sc_fits, {"wordrec": max(args.runs, 5), "hmmlearn": args.runs})
+    for v in sc.values():
+        v.pop("result")
+    res["score"] = {**sc, "files": len(test_feats)}
 
     say("scaling ...")
     res["scaling_train"] = {}
