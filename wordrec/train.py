@@ -27,7 +27,12 @@ class TrainConfig:
     Attributes
     ----------
     n_states : int
-        Emitting states per word.
+        Emitting states per word (the most, with ``state_frames``).
+    state_frames : float
+        If positive, each word gets one state per this many frames of its
+        median recording (at least 2, at most ``n_states``), so short words
+        get short models and long words long ones.  0: every word gets
+        ``n_states``.
     n_mix : int
         Gaussians per state at the end; grown 1 -> 2 -> 4 ... by splitting
         the heaviest component of every state.
@@ -55,6 +60,7 @@ class TrainConfig:
     """
 
     n_states: int = 6
+    state_frames: float = 0.0
     n_mix: int = 4
     topology: str = "left-to-right"
     max_iter: int = 20
@@ -68,6 +74,7 @@ class TrainConfig:
     def validated(self) -> "TrainConfig":
         checks = [
             ("n_states", 1 <= self.n_states <= 100),
+            ("state_frames", 0.0 <= self.state_frames <= 1000.0),
             ("n_mix", 1 <= self.n_mix <= 256),
             ("topology", self.topology in TOPOLOGIES),
             ("max_iter", 0 <= self.max_iter <= 10000),
@@ -84,6 +91,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def states_for(lengths: np.ndarray, cfg: TrainConfig) -> int:
+    """States of a word model whose recordings have these frame counts."""
+    if cfg.state_frames <= 0:
+        return cfg.n_states
+    return int(np.clip(round(float(np.median(lengths)) / cfg.state_frames), 2, cfg.n_states))
 
 
 def mixture_schedule(n_mix: int) -> list[int]:
@@ -247,8 +261,8 @@ def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray, *, grow_mix: 
     """
     if not seqs:
         raise WordrecError(f"word {word!r}: no recordings to train on")
-    n_states = cfg.n_states
     lengths = np.array([len(s) for s in seqs])
+    n_states = states_for(lengths, cfg)
     if cfg.topology == "left-to-right":
         # Without skips a recording needs a frame per state.  If most are
         # shorter than that, the word gets fewer states instead.
@@ -290,9 +304,14 @@ def _total_log_lik(p: _Params, XX, batch: Batch) -> float:
 
 
 def variance_floor(all_seqs, ratio: float) -> np.ndarray:
-    """``ratio`` times the per-dimension variance of all frames: shape (n_features,)."""
+    """``ratio`` times the per-dimension variance of all frames: shape (n_features,).
+
+    A dimension that never varies still gets a floor relative to its
+    magnitude, so the log densities keep their precision.
+    """
     X = np.concatenate(all_seqs, axis=0)
-    return ratio * np.maximum(X.var(axis=0), 1e-12)
+    scale = np.maximum(1e-4 * np.mean(X * X, axis=0), 1e-12)
+    return ratio * np.maximum(X.var(axis=0), scale)
 
 
 def _fit_job(args):
@@ -327,11 +346,15 @@ def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=N
     if jobs > 1 and len(words) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=min(jobs, len(words))) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(words)))
+        try:
             for (w, *_), out in zip(tasks, pool.map(_fit_job, tasks)):
                 results[w] = out
                 if progress:
                     progress(w)
+        finally:
+            # On Ctrl-C or SIGTERM, do not wait for the words still in training.
+            pool.shutdown(wait=False, cancel_futures=True)
     else:
         for task in tasks:
             results[task[0]] = _fit_job(task)
