@@ -31,8 +31,9 @@ def test_recognize_prints_path_word_score(trained, tmp_path):
     data, model, _ = trained
     result = CliRunner().invoke(cli, ["recognize", "-m", str(model), str(data / "mid" / "mid_0.wav")])
     assert result.exit_code == 0, result.output
-    path, word, score = result.stdout.strip().split("\t")
+    path, word, score, confidence = result.stdout.strip().split("\t")
     assert path.endswith("mid_0.wav") and word == "mid" and float(score) < 0
+    assert 0.0 <= float(confidence) <= 1.0
 
 
 def test_recognize_nbest_and_json(trained):

@@ -176,9 +176,9 @@ def test_cross_validate_featurises_each_file_once(tmp_path, monkeypatch):
     calls = []
     real = pipeline.extract_files
 
-    def counting(paths, cfg, progress=None):
+    def counting(paths, cfg, progress=None, **kw):
         calls.extend(map(str, paths))
-        return real(paths, cfg, progress)
+        return real(paths, cfg, progress, **kw)
 
     monkeypatch.setattr(pipeline, "extract_files", counting)
     folds = crossval.kfold(items, 4, seed=0)

@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
     data = make_tone_corpus(root / "data", n_per_word=3)
     path = root / "tones.model"
     result = CliRunner().invoke(
-        cli, ["train", str(data), "-o", str(path), "--states", "3", "--mix", "2", "-j", "1", "-q"]
+        cli, ["train", str(data), "-o", str(path), "--states", "3", "--mix", "2", "-j", "1", "-q", "--no-reject"]
     )
     assert result.exit_code == 0, result.output
     return path.read_text(encoding="utf-8"), data / "mid" / "mid_0.wav"

@@ -93,8 +93,11 @@ def cli():
 @click.option("--seed", default=None, type=int, help="Random seed.  [default: 0]")
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="Resample everything to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.")
+@click.option("--reject/--no-reject", default=True, help="Train a background model and calibrate a rejection threshold on held-out folds, so that 'recognize' can answer <unknown>.  [default: on]")
+@click.option("--false-rejection", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(data, output, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, quiet):
+@click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, reject, false_rejection, quiet, no_trim):
     """Train one GMM-HMM per word on DATA and write the model file.
 
     DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
@@ -124,7 +127,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
     model.check_writable(output)
     rate, items, unreadable = pipeline.check_headers(found.items, sample_rate)
     _report_failures(unreadable)
-    feature_cfg = FeatureConfig.for_rate(rate)
+    feature_cfg = FeatureConfig.for_rate(rate, trim=not no_trim)
     jobs = jobs or os.cpu_count() or 1
     with _progress(len(items), "Features", quiet) as bar:
         by_word, failures = pipeline.features_by_word(items, feature_cfg, bar.update, words=found.words)
@@ -134,6 +137,12 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
         raise WordrecError(f"{data}: none of its {len(found.items)} recordings is usable (see above); no model written")
     with _progress(len(by_word), "Training", quiet) as bar:
         models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: bar.update(1))
+    if reject:
+        from wordrec.openset import with_rejection
+
+        if not quiet:
+            _say("Calibrating the rejection threshold on held-out folds ...")
+        models = with_rejection(models, by_word, train_cfg, false_rejection, jobs=jobs)
     model.save(models, output)
     _print_train_summary(models)
     _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")
@@ -153,12 +162,17 @@ def _print_train_summary(models) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--nbest", default=1, type=click.IntRange(1, 1000), help="List the best K words per file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of tab-separated lines.")
+@click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="Reject answers whose confidence is below this.  [default: the model's calibrated threshold]")
+@click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def recognize(model_path, paths, nbest, as_json, quiet):
+@click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood'.")
+def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, segment):
     """Recognise the word spoken in each file (folders are searched for audio).
 
-    Prints 'path<TAB>word<TAB>log-likelihood' per file; with --nbest K, K
-    word/score pairs per line, best first.
+    Prints 'path<TAB>word<TAB>log-likelihood<TAB>confidence' per file.  The
+    word is <unknown> when the confidence is below the model's rejection
+    threshold (the log-likelihood is then the best word's).  With --nbest K
+    (K > 1), the K best 'word<TAB>log-likelihood' pairs follow, best first.
 
     \b
     Example:
@@ -170,8 +184,10 @@ def recognize(model_path, paths, nbest, as_json, quiet):
     files, skipped = corpus.expand(paths)
     for where, why in skipped:
         _say(f"Skipped: {where}: {why}")
+    if segment:
+        return _recognize_segments(models, files, nbest, as_json, quiet)
     with _progress(len(files), "Recognising", quiet or len(files) < 50) as bar:
-        answers = pipeline.recognize_files(models, files, nbest, bar.update)
+        answers = pipeline.recognize_files(models, files, nbest, bar.update, threshold, not no_reject)
     failed = [a.failure for a in answers if a.failure]
     _report_failures(failed)
     if as_json:
@@ -179,17 +195,75 @@ def recognize(model_path, paths, nbest, as_json, quiet):
     else:
         for a in answers:
             if a.failure is None:
-                pairs = "\t".join(f"{w}\t{_fmt(s)}" for w, s in zip(a.ranked.words, a.ranked.log_liks))
-                click.echo(f"{a.path}\t{pairs}")
+                conf = "-" if a.confidence is None else f"{a.confidence:.3f}"
+                line = f"{a.path}\t{a.word}\t{_fmt(a.ranked.log_lik)}\t{conf}"
+                if nbest > 1:
+                    line += "".join(f"\t{w}\t{_fmt(s)}" for w, s in zip(a.ranked.words, a.ranked.log_liks))
+                click.echo(line)
     if failed:
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _recognize_segments(models, files, nbest, as_json, quiet) -> None:
+    """recognize --segment: stream each take, print each word as it is found."""
+    from wordrec import segment
+
+    failed, found = [], []
+    for path in files:
+        n_found = 0
+        try:
+            rate, total = segment.length(path)
+            with _progress(total, f"Segmenting {path}", quiet or total < 60 * rate) as bar:
+                for seg in segment.segment_file(models, path, nbest, bar.update):
+                    n_found += 1
+                    if as_json:
+                        found.append(_segment_json(seg))
+                    else:
+                        click.echo(_segment_line(seg, nbest))
+        except WordrecError as exc:
+            failed.append(str(exc))
+            _say(f"Error: {exc}")
+            continue
+        if n_found == 0:
+            failed.append(f"{path}: no speech found")
+            _say(f"Error: {path}: no speech found")
+    if as_json:
+        _dump_json(found)
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _segment_line(seg, nbest: int) -> str:
+    head = f"{seg.path}\t{seg.start_s:.3f}\t{seg.end_s:.3f}"
+    if seg.ranked is None:
+        return f"{head}\t<unknown>\t-inf"
+    line = f"{head}\t{seg.ranked.best}\t{_fmt(seg.ranked.log_lik)}"
+    if nbest > 1:
+        line += "".join(f"\t{w}\t{_fmt(s)}" for w, s in zip(seg.ranked.words, seg.ranked.log_liks))
+    return line
+
+
+def _segment_json(seg) -> dict:
+    ranked = seg.ranked
+    return {
+        "path": seg.path,
+        "start_s": seg.start_s,
+        "end_s": seg.end_s,
+        "word": ranked.best if ranked else "<unknown>",
+        "log_lik": ranked.log_lik if ranked else None,
+        "n_frames": seg.n_frames,
+        "nbest": [{"word": w, "log_lik": s} for w, s in zip(ranked.words, ranked.log_liks)] if ranked else [],
+    }
 
 
 def _answer_json(a) -> dict:
     return {
         "path": a.path,
-        "word": a.ranked.best,
+        "word": a.word,
+        "best_word": a.ranked.best,
         "log_lik": a.ranked.log_lik,
+        "confidence": a.confidence,
+        "accepted": a.accepted,
         "n_frames": a.n_frames,
         "nbest": [{"word": w, "log_lik": s} for w, s in zip(a.ranked.words, a.ranked.log_liks)],
     }
@@ -221,9 +295,11 @@ def _group_regex(ctx, param, value):
 @click.option("--seed", default=None, type=int, help="With cross-validation: seed of the folds and of training.  [default: 0]")
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="With cross-validation: resample to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
+@click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
+@click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, as_json, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, oov_dir, threshold, as_json, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -251,6 +327,8 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         raise click.UsageError("-m/--model evaluates a trained model; --folds/--group-by train their own: give one or the other")
     if model_path is None and not cross:
         raise click.UsageError("give -m MODEL to evaluate a model, or --folds K / --group-by REGEX to cross-validate")
+    if (oov_dir is not None or threshold is not None) and model_path is None:
+        raise click.UsageError("--oov and --threshold need -m MODEL")
     if model_path is not None and (cv_options or sample_rate is not None or jobs is not None):
         raise click.UsageError("training options (--states, --mix, --seed, -j, ...) apply only with --folds or --group-by")
     if cross:
@@ -263,13 +341,21 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
     found = corpus.load(data)
     for where, why in found.skipped:
         _say(f"Skipped: {where}: {why}")
-    with _progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
-        rep, failures = pipeline.evaluate_corpus(models, list(found.items), bar.update)
+    if oov_dir is not None:
+        oov_files, skipped = corpus.expand([oov_dir])
+        for where, why in skipped:
+            _say(f"Skipped: {where}: {why}")
+        total = len(found.items) + len(oov_files)
+        with _progress(total, "Evaluating", quiet or total < 50) as bar:
+            rep, failures = pipeline.evaluate_open_set(models, list(found.items), oov_files, bar.update, threshold)
+    else:
+        with _progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
+            rep, failures = pipeline.evaluate_corpus(models, list(found.items), bar.update)
     _report_failures(failures)
     if as_json:
         _dump_json(rep)
     else:
-        click.echo(_eval_text(rep))
+        click.echo(_open_set_text(rep) if oov_dir is not None else _eval_text(rep))
     if failures:
         sys.exit(EXIT_SOME_FAILED)
 
@@ -333,6 +419,18 @@ def _cv_text(rep: dict) -> str:
     return "\n".join(lines)
 
 
+def _open_set_text(rep: dict) -> str:
+    lines = [
+        f"in-vocabulary accuracy\t{_pct(rep['closed_set_accuracy'])}\t(closed set, {rep['n_in_vocabulary']} files)",
+        f"false rejections\t{_pct(rep['false_rejection'])}\t(in-vocabulary files answered <unknown>)",
+        f"false acceptances\t{_pct(rep['false_acceptance'])}\t({rep['n_out_of_vocabulary']} out-of-vocabulary files given a word)",
+        f"threshold\t{rep['threshold']:.3f}",
+        f"equal error rate\t{_pct(rep['eer'])}",
+        "",
+    ]
+    return "\n".join(lines) + _eval_text(rep)
+
+
 def _eval_text(rep: dict) -> str:
     from wordrec.evaluate import confusion_table
 
@@ -352,8 +450,19 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
+def _one_blas_thread() -> None:
+    # wordrec parallelises over words with processes; a multi-threaded BLAS in
+    # each of them oversubscribes the cores (measured: 6x slower training on
+    # 2 cores).  Must run before numpy is first imported; the user may override.
+    import os
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def main() -> None:
     import signal
 
+    _one_blas_thread()
     signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="wordrec")

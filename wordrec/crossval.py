@@ -154,7 +154,7 @@ def featurise(items, feature_cfg, progress=None) -> tuple[dict, list]:
 
     paths = list(dict.fromkeys(str(p) for p, _ in items))
     feats, failures = {}, []
-    for p, f in zip(paths, extract_files(paths, feature_cfg, progress)):
+    for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True)):
         if isinstance(f, Failure):
             failures.append(f)
         else:

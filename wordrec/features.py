@@ -32,7 +32,9 @@ class FeatureConfig:
     isolated-word recipe: 25 ms Hamming window, 10 ms shift, pre-emphasis
     0.97, 26 mel filters, 12 cepstra plus log energy, lifter 22, deltas and
     delta-deltas over +-2 frames (39 features), per-utterance cepstral mean
-    normalisation.
+    and variance normalisation (variance normalisation chosen by
+    leave-one-speaker-out cross-validation on training data: 79.9 % against
+    78.0 % with the mean alone).
     """
 
     sample_rate: int = 8000
@@ -51,7 +53,16 @@ class FeatureConfig:
     delta_order: int = 2
     delta_width: int = 2
     mean_norm: bool = True
-    var_norm: bool = False
+    var_norm: bool = True
+    # Endpointing (wordrec.vad): trim leading and trailing non-speech.
+    trim: bool = True
+    vad_onset_db: float = 10.0
+    vad_offset_db: float = 5.0
+    vad_min_speech: float = 0.06
+    vad_min_silence: float = 0.15
+    vad_margin: float = 0.1
+    vad_floor_percentile: float = 10.0
+    vad_trim_contrast_db: float = 15.0
 
     @classmethod
     def for_rate(cls, sample_rate: int, **overrides) -> "FeatureConfig":
@@ -100,6 +111,13 @@ class FeatureConfig:
             ("log_floor", 0.0 < self.log_floor < 1.0),
             ("delta_order", 0 <= self.delta_order <= 2),
             ("delta_width", 1 <= self.delta_width <= 10),
+            ("vad_onset_db", 0.0 < self.vad_onset_db <= 60.0),
+            ("vad_offset_db", 0.0 < self.vad_offset_db <= self.vad_onset_db),
+            ("vad_min_speech", 0.0 < self.vad_min_speech <= 5.0),
+            ("vad_min_silence", 0.0 < self.vad_min_silence <= 5.0),
+            ("vad_margin", 0.0 <= self.vad_margin <= 2.0),
+            ("vad_floor_percentile", 0.0 <= self.vad_floor_percentile <= 50.0),
+            ("vad_trim_contrast_db", 0.0 <= self.vad_trim_contrast_db <= 100.0),
         ]
         for name, ok in checks:
             if not ok:

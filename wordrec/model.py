@@ -130,12 +130,19 @@ class ModelSet:
         The training settings (for the record).
     diagnostics : dict
         Per word: recordings, frames, log-likelihood per iteration, ...
+    background : WordModel, optional
+        One-state mixture trained on all words (generic speech), for the
+        confidence of an answer.
+    calibration : confidence.Calibration, optional
+        How evidence maps to confidence, and the rejection threshold.
     """
 
     features: FeatureConfig
     models: tuple
     training: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)
+    background: WordModel | None = None
+    calibration: object = None  # confidence.Calibration, or None: never reject
 
     @property
     def words(self) -> list[str]:
@@ -150,6 +157,8 @@ class ModelSet:
             "words": self.words,
             "models": [m.to_dict() for m in self.models],
             "diagnostics": self.diagnostics,
+            "background": self.background.to_dict() if self.background is not None else None,
+            "calibration": self.calibration.to_dict() if self.calibration is not None else None,
         }
 
 
@@ -308,7 +317,14 @@ def from_dict(data) -> ModelSet:
     diagnostics = data.get("diagnostics", {})
     if not isinstance(training, dict) or not isinstance(diagnostics, dict):
         raise WordrecError("fields 'training' and 'diagnostics' must be objects")
-    result = ModelSet(features, models, training, diagnostics)
+    background = calibration = None
+    if data.get("background") is not None:
+        background = _word_model(data["background"], "background", features.n_features)
+    if data.get("calibration") is not None:
+        from wordrec.confidence import Calibration
+
+        calibration = Calibration.from_dict(data["calibration"])
+    result = ModelSet(features, models, training, diagnostics, background, calibration)
     validate(result)
     return result
 
@@ -333,8 +349,8 @@ def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
         raise WordrecError(f"field {name!r}: contains a number too large") from None
 
 
-def _word_model(obj, index: int, n_features: int) -> WordModel:
-    where = f"models[{index}]"
+def _word_model(obj, index, n_features: int) -> WordModel:
+    where = index if isinstance(index, str) else f"models[{index}]"
     if not isinstance(obj, dict):
         raise WordrecError(f"field {where!r}: not an object")
     word = obj.get("word")
@@ -363,8 +379,10 @@ def _word_model(obj, index: int, n_features: int) -> WordModel:
 
 def validate(models: ModelSet) -> None:
     """Check the numbers of every word model; raise WordrecError naming the field."""
-    for i, wm in enumerate(models.models):
-        where = f"models[{i}] ({wm.word})"
+    named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
+    if models.background is not None:
+        named.append(("background", models.background))
+    for where, wm in named:
         for key in ("startprob", "transmat", "weights", "means", "variances"):
             if not np.all(np.isfinite(getattr(wm, key))):
                 raise WordrecError(f"{where}.{key}: contains NaN or infinite values")

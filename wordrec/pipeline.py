@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wordrec import audio, features
+from wordrec import audio, features, vad
 from wordrec.errors import WordrecError
 from wordrec.features import FeatureConfig
 
@@ -66,8 +66,12 @@ def pick_rate(paths, rate: int | None = None) -> tuple[int, list[Failure]]:
     return rate_found, failures
 
 
-def extract_files(paths, cfg: FeatureConfig, progress=None):
+def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = False):
     """Read and featurise files in chunks.
+
+    With ``labelled`` (training data, whose labels say a word is there), a
+    recording in which endpointing finds no speech is kept whole instead of
+    failing: the detector can miss a very quiet word, the label cannot.
 
     A path that is a folder stands for a folder in which no audio file was
     found (see :func:`wordrec.corpus.expand`) and fails as such.
@@ -87,6 +91,11 @@ def extract_files(paths, cfg: FeatureConfig, progress=None):
                 signal, _ = audio.read(p, cfg.sample_rate)
                 if len(signal) == 0:
                     raise WordrecError(f"{p}: no samples left after resampling")
+                if cfg.trim:
+                    trimmed = vad.trim(signal, cfg.sample_rate, cfg)
+                    if trimmed is None and not labelled:
+                        raise WordrecError(f"{p}: no speech found")
+                    signal = signal if trimmed is None else trimmed
                 slots.append(len(signals))
                 signals.append(signal)
             except WordrecError as exc:
@@ -119,7 +128,7 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None) -> tu
     failures : list of Failure
         Unusable files, and words left with no usable recording.
     """
-    feats = extract_files([p for p, _ in items], cfg, progress)
+    feats = extract_files([p for p, _ in items], cfg, progress, labelled=True)
     by_word: dict = {}
     failures = []
     for (_, word), f in zip(items, feats):
@@ -141,32 +150,62 @@ def too_short(models, n_frames: int) -> str:
 
 @dataclass(frozen=True)
 class Answer:
-    """The ranked words for one file, or why there are none."""
+    """The ranked words for one file, or why there are none.
+
+    ``confidence`` is None when the model has no calibration; ``accepted``
+    is False when the confidence is below the rejection threshold (the
+    answer is then ``<unknown>``).
+    """
 
     path: str
     ranked: object = None  # recognize.Ranked
     n_frames: int = 0
     failure: Failure | None = None
+    confidence: float | None = None
+    accepted: bool = True
+
+    @property
+    def word(self) -> str:
+        from wordrec.confidence import UNKNOWN
+
+        return self.ranked.best if self.accepted else UNKNOWN
 
 
-def recognize_files(models, paths, nbest: int | None = None, progress=None) -> list[Answer]:
-    """Score every file against every word; one :class:`Answer` per path."""
+def recognize_files(models, paths, nbest: int | None = None, progress=None,
+                    threshold: float | None = None, reject: bool = True) -> list[Answer]:
+    """Score every file against every word; one :class:`Answer` per path.
+
+    Parameters
+    ----------
+    threshold : float, optional
+        Confidence below which an answer is rejected; default: the model's
+        calibrated threshold.
+    reject : bool
+        False accepts every answer (the confidence is still given).
+    """
+    from wordrec.openset import confidences
     from wordrec.recognize import rank, score
 
     feats = extract_files(list(paths), models.features, progress)
     good = [i for i, f in enumerate(feats) if not isinstance(f, Failure)]
-    scores = score(models, [feats[i] for i in good]) if good else np.zeros((0, len(models.models)))
+    good_feats = [feats[i] for i in good]
+    scores = score(models, good_feats) if good else np.zeros((0, len(models.models)))
+    conf = confidences(models, good_feats, scores) if good else None
+    if threshold is None:
+        threshold = models.calibration.threshold if models.calibration is not None else 0.0
     answers: list = [None] * len(feats)
     for i, f in enumerate(feats):
         if isinstance(f, Failure):
             answers[i] = Answer(str(paths[i]), failure=f)
-    for row, i in zip(scores, good):
+    for k, (row, i) in enumerate(zip(scores, good)):
         ranked = rank(row, models.words, nbest)
         if not ranked.words:
             fail = Failure(str(paths[i]), f"{paths[i]}: {too_short(models, len(feats[i]))}")
             answers[i] = Answer(str(paths[i]), failure=fail)
-        else:
-            answers[i] = Answer(str(paths[i]), ranked, len(feats[i]))
+            continue
+        c = None if conf is None else float(conf[k])
+        accepted = not reject or c is None or c >= threshold
+        answers[i] = Answer(str(paths[i]), ranked, len(feats[i]), confidence=c, accepted=accepted)
     return answers
 
 
@@ -185,4 +224,50 @@ def evaluate_corpus(models, items, progress=None) -> tuple[dict, list[Failure]]:
     labels = list(models.words) + sorted(set(truth) - set(models.words))
     rep = report(truth, [a.ranked.best for a, _ in ok], labels, [a.path for a, _ in ok])
     rep["n_failed"] = len(failures)
+    return rep, failures
+
+
+def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float | None = None) -> tuple[dict, list[Failure]]:
+    """In-vocabulary ``(path, word)`` items and out-of-vocabulary files, with rejection.
+
+    Returns
+    -------
+    report : dict
+        The :func:`wordrec.evaluate.report` fields over all files, where OOV
+        files have the truth ``<unknown>`` and rejected answers are
+        ``<unknown>`` (so the confusion matrix has an ``<unknown>`` row and
+        column), plus ``closed_set_accuracy`` (in-vocabulary, rejection
+        ignored), ``false_rejection`` (in-vocabulary files answered
+        ``<unknown>``), ``false_acceptance`` (OOV files given a word),
+        ``threshold``, ``eer`` and ``points`` (the DET curve: false rejection
+        and false acceptance at every threshold).
+    failures : list of Failure
+    """
+    from wordrec.confidence import UNKNOWN, error_rates
+    from wordrec.evaluate import report
+
+    if models.calibration is None:
+        raise WordrecError("the model has no rejection calibration (train it without --no-reject)")
+    paths = [p for p, _ in items] + list(oov_paths)
+    truth_all = [w for _, w in items] + [UNKNOWN] * len(oov_paths)
+    answers = recognize_files(models, paths, 1, progress, threshold)
+    failures = [a.failure for a in answers if a.failure is not None]
+    ok = [(a, t) for a, t in zip(answers, truth_all) if a.failure is None]
+    truth = [t for _, t in ok]
+    labels = list(models.words) + sorted(set(truth) - set(models.words) - {UNKNOWN}) + [UNKNOWN]
+    rep = report(truth, [a.word for a, _ in ok], labels, [a.path for a, _ in ok])
+    inv = [(a, t) for a, t in ok if t != UNKNOWN]
+    oov = [a for a, t in ok if t == UNKNOWN]
+    rates = error_rates([a.confidence for a, _ in inv], [a.confidence for a in oov])
+    rep.update(
+        closed_set_accuracy=sum(a.ranked.best == t for a, t in inv) / len(inv) if inv else 0.0,
+        n_in_vocabulary=len(inv),
+        n_out_of_vocabulary=len(oov),
+        false_rejection=sum(not a.accepted for a, _ in inv) / len(inv) if inv else 0.0,
+        false_acceptance=sum(a.accepted for a in oov) / len(oov) if oov else 0.0,
+        threshold=threshold if threshold is not None else models.calibration.threshold,
+        eer=rates["eer"],
+        points=rates["points"],
+        n_failed=len(failures),
+    )
     return rep, failures

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from wordrec.confidence import Calibration, calibrate, error_rates, evidence, fit_logistic
+from wordrec.errors import WordrecError
+from wordrec.hmm import Batch, forward
+from wordrec.openset import background_scores, top_two
+from wordrec.train import TrainConfig, fit_word, variance_floor
+
+
+def test_evidence_is_per_frame_llr_and_margin():
+    ev = evidence(np.array([-100.0, -50.0]), np.array([-110.0, -np.inf]), np.array([-120.0, -40.0]), np.array([10, 5]))
+    np.testing.assert_allclose(ev[0], [2.0, 1.0])
+    # One-word vocabulary: no runner-up, the margin falls back to |llr|.
+    np.testing.assert_allclose(ev[1], [-2.0, 2.0])
+
+
+def test_logistic_regression_matches_the_generating_model(rng):
+    X = rng.normal(size=(4000, 2))
+    true_w, true_b = np.array([2.0, -1.0]), 0.5
+    p = 1 / (1 + np.exp(-(X @ true_w + true_b)))
+    y = (rng.uniform(size=4000) < p).astype(float)
+    # Equal class weighting shifts the intercept by log(n_neg / n_pos); undo it to compare.
+    w, b = fit_logistic(X, y, l2=0.0)
+    np.testing.assert_allclose(w, true_w, atol=0.25)
+    assert abs(b - (true_b + np.log((1 - y).sum() / y.sum()))) < 0.25
+
+
+def test_calibrated_threshold_meets_the_false_rejection_target(rng):
+    ev_in = rng.normal(loc=[1.0, 1.0], size=(500, 2))
+    ev_out = rng.normal(loc=[-1.0, -1.0], size=(500, 2))
+    cal = calibrate(ev_in, ev_out, false_rejection=0.05)
+    frr = (cal.confidence(ev_in) < cal.threshold).mean()
+    assert frr <= 0.05
+    assert frr >= 0.03  # and not far below it: the threshold is not simply 0
+    assert (cal.confidence(ev_out) >= cal.threshold).mean() < 0.5
+    assert Calibration.from_dict(cal.to_dict()) == cal
+
+
+def test_calibration_with_too_little_data_accepts_everything():
+    cal = calibrate(np.zeros((1, 2)), np.zeros((0, 2)))
+    assert cal.threshold == 0.0
+
+
+def test_bad_calibration_fields_are_named():
+    with pytest.raises(WordrecError, match="threshold"):
+        Calibration.from_dict({"coef": [1, 1], "intercept": 0, "threshold": 3, "target_false_rejection": 0.02})
+    with pytest.raises(WordrecError, match="calibration"):
+        Calibration.from_dict({"coef": [1], "intercept": 0, "threshold": 0.5, "target_false_rejection": 0.02})
+
+
+def test_error_rates_against_brute_force(rng):
+    conf_in, conf_out = rng.uniform(0.3, 1.0, 60), rng.uniform(0.0, 0.7, 40)
+    rates = error_rates(conf_in, conf_out)
+    for pt in rates["points"][::7]:
+        t = pt["threshold"]
+        assert pt["false_rejection"] == pytest.approx((conf_in < t).mean())
+        assert pt["false_acceptance"] == pytest.approx((conf_out >= t).mean())
+    gaps = [abs(p["false_rejection"] - p["false_acceptance"]) for p in rates["points"]]
+    best = rates["points"][int(np.argmin(gaps))]
+    assert rates["eer"] == pytest.approx((best["false_rejection"] + best["false_acceptance"]) / 2)
+    assert error_rates([0.9, 0.8], [0.1, 0.2])["eer"] == 0.0
+
+
+def test_background_scores_equal_a_one_state_forward(rng):
+    seqs = [rng.normal(size=(n, 3)) for n in (5, 9, 2)]
+    cfg = TrainConfig(n_states=1, n_mix=3, topology="ergodic", max_iter=3)
+    bg, _ = fit_word("<background>", seqs, cfg, variance_floor(seqs, 0.01))
+    from wordrec.gmm import design, state_log_densities
+
+    batch = Batch.of([len(s) for s in seqs])
+    log_b, _ = state_log_densities(design(batch.stack(seqs)), bg.log_weights, bg.means, bg.variances)
+    _, ll = forward(batch.pad(log_b), batch, bg.log_start, bg.log_trans, bg.log_end)
+    expected = np.empty(3)
+    expected[batch.order] = ll
+    np.testing.assert_allclose(background_scores(bg, seqs), expected, rtol=1e-12)
+
+
+def test_top_two_with_exclusion():
+    scores = np.array([[1.0, 5.0, 3.0], [4.0, 2.0, 0.0]])
+    idx, best, second = top_two(scores)
+    assert idx.tolist() == [1, 0] and best.tolist() == [5.0, 4.0] and second.tolist() == [3.0, 2.0]
+    idx, best, second = top_two(scores, exclude=np.array([1, 0]))
+    assert idx.tolist() == [2, 1] and best.tolist() == [3.0, 2.0] and second.tolist() == [1.0, 0.0]

@@ -1,0 +1,98 @@
+"""Open-set recognition on real recordings: digits 0-7 known, 8 and 9 unknown.
+
+Trains once per module on FSDD train/ (skipped where the dataset is absent).
+"""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from wordrec.cli import cli
+from conftest import fsdd_root, write_wav
+
+RATE = 8000
+
+
+@pytest.fixture(scope="module")
+def open_set(tmp_path_factory):
+    root = fsdd_root()
+    if not (root / "train").is_dir():
+        pytest.skip(f"FSDD not found at {root} (set WORDREC_FSDD)")
+    work = tmp_path_factory.mktemp("openset")
+    manifest = work / "train.tsv"
+    lines = [f"{p}\t{p.parent.name}" for d in "01234567" for p in sorted((root / "train" / d).glob("*.wav"))]
+    manifest.write_text("\n".join(lines) + "\n")
+    model = work / "digits0-7.model"
+    result = CliRunner().invoke(cli, ["train", str(manifest), "-o", str(model), "-q"])
+    assert result.exit_code == 0, result.output
+    return root, work, model
+
+
+def _in_vocabulary_manifest(root, work):
+    path = work / "test_in.tsv"
+    path.write_text("\n".join(f"{p}\t{p.parent.name}" for d in "01234567" for p in sorted((root / "test" / d).glob("*.wav"))))
+    return path
+
+
+def _oov_folder(root, work):
+    folder = work / "oov"
+    folder.mkdir(exist_ok=True)
+    for d in "89":
+        for p in sorted((root / "test" / d).glob("*.wav")):
+            target = folder / p.name
+            if not target.exists():
+                target.symlink_to(p)
+    return folder
+
+
+def test_open_set_bar_on_unknown_digits(open_set):
+    root, work, model = open_set
+    result = CliRunner().invoke(
+        cli, ["eval", "-m", str(model), str(_in_vocabulary_manifest(root, work)), "--oov", str(_oov_folder(root, work)), "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)
+    assert rep["n_in_vocabulary"] == 200 and rep["n_out_of_vocabulary"] == 50
+    assert rep["eer"] <= 0.08, rep["eer"]
+    assert rep["false_rejection"] <= 0.05, rep["false_rejection"]
+    assert rep["closed_set_accuracy"] >= 0.99
+    assert rep["labels"][-1] == "<unknown>" and len(rep["confusion"]) == 9
+    points = rep["points"]
+    assert all(0 <= p["false_rejection"] <= 1 and 0 <= p["false_acceptance"] <= 1 for p in points)
+
+
+def _non_speech(rng):
+    """Signals that are not speech: noises, tones, clicks, silence, chords."""
+    n = RATE  # one second
+    t = np.arange(n) / RATE
+    white = rng.standard_normal(n)
+    pink = np.cumsum(rng.standard_normal(n))
+    pink = pink - np.convolve(pink, np.ones(200) / 200, mode="same")
+    out = {}
+    for level in (0.01, 0.1, 0.5):
+        out[f"white_{level}"] = level * white / np.abs(white).max()
+        out[f"pink_{level}"] = level * pink / np.abs(pink).max()
+    for f in (100, 440, 1000, 2500):
+        out[f"tone_{f}"] = 0.3 * np.sin(2 * np.pi * f * t)
+    clicks = np.zeros(n)
+    clicks[rng.integers(0, n, 12)] = 0.9
+    out["clicks"] = clicks + 0.001 * rng.standard_normal(n)
+    out["silence"] = 0.0005 * rng.standard_normal(n)
+    for k, root_hz in enumerate((220, 262, 330)):
+        chord = sum(np.sin(2 * np.pi * root_hz * r * t) for r in (1, 1.26, 1.5))
+        env = np.minimum(1, 10 * t) * np.exp(-1.5 * t)
+        out[f"chord_{k}"] = 0.2 * chord * env
+    return out
+
+
+def test_non_speech_is_rejected(open_set, tmp_path):
+    _, _, model = open_set
+    rng = np.random.default_rng(7)
+    paths = [write_wav(tmp_path / f"{name}.wav", np.clip(x, -1, 1), RATE) for name, x in _non_speech(rng).items()]
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(model), "--json", "-q"] + [str(p) for p in paths])
+    answered = json.loads(result.stdout) if result.stdout.strip() else []
+    rejected = sum(a["word"] == "<unknown>" for a in answered)
+    refused = len(paths) - len(answered)  # reported on stderr as having no speech / no sound
+    assert rejected + refused >= 0.99 * len(paths), [(a["path"], a["word"], a["confidence"]) for a in answered]

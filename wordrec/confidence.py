@@ -1,0 +1,177 @@
+"""Confidence of an answer, its calibration, and open-set error rates.
+
+For a recording of ``T`` frames whose best word scores ``L1``, second best
+``L2``, and whose background-model score is ``Lb`` (all forward
+log-likelihoods), the two evidence terms are, per frame,
+
+* ``llr = (L1 - Lb) / T``: how much better the best word explains the
+  recording than generic speech does;
+* ``margin = (L1 - L2) / T``: how much better it does than the runner-up.
+
+The confidence is ``sigmoid(a * llr + b * margin + c)``.  ``a, b, c`` are
+fitted at training time by logistic regression on held-out folds of the
+training data: in-vocabulary examples (each held-out recording scored
+against all words) against out-of-vocabulary ones (the same recording scored
+against all words *but its own*, which is exactly what an unknown word from
+a known speaker looks like).  The rejection threshold is the confidence
+below which the chosen fraction of held-out in-vocabulary recordings falls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wordrec.errors import WordrecError
+
+UNKNOWN = "<unknown>"
+
+
+def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_frames: np.ndarray) -> np.ndarray:
+    """The per-frame evidence terms of each recording.
+
+    Parameters
+    ----------
+    best, second, background : ndarray, shape (n_recordings,)
+        Forward log-likelihoods; ``second`` may be ``-inf`` (one-word
+        vocabularies), which is treated as a margin as large as the llr.
+    n_frames : ndarray of int, shape (n_recordings,)
+
+    Returns
+    -------
+    ndarray, shape (n_recordings, 2)
+        Columns ``llr`` and ``margin``.
+    """
+    t = np.maximum(np.asarray(n_frames, dtype=float), 1.0)
+    llr = (best - background) / t
+    margin = np.where(np.isfinite(second), (best - np.where(np.isfinite(second), second, 0.0)) / t, np.abs(llr))
+    return np.stack([llr, margin], axis=1)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted confidence: ``sigmoid(coef . evidence + intercept)`` and its threshold."""
+
+    coef: tuple
+    intercept: float
+    threshold: float
+    target_false_rejection: float
+
+    def confidence(self, ev: np.ndarray) -> np.ndarray:
+        """Confidence in [0, 1] for evidence rows ``(n, 2)``."""
+        z = ev @ np.asarray(self.coef) + self.intercept
+        return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function without overflow
+
+    def to_dict(self) -> dict:
+        return {
+            "coef": [float(c) for c in self.coef],
+            "intercept": float(self.intercept),
+            "threshold": float(self.threshold),
+            "target_false_rejection": float(self.target_false_rejection),
+        }
+
+    @classmethod
+    def from_dict(cls, d) -> "Calibration":
+        try:
+            coef = tuple(float(c) for c in d["coef"])
+            values = (float(d["intercept"]), float(d["threshold"]), float(d["target_false_rejection"]))
+        except (KeyError, TypeError, ValueError):
+            raise WordrecError("field 'calibration': expected coef, intercept, threshold, target_false_rejection") from None
+        if len(coef) != 2 or not np.all(np.isfinite(coef + values)):
+            raise WordrecError("field 'calibration': needs two finite coefficients and finite numbers")
+        if not 0.0 <= values[1] <= 1.0:
+            raise WordrecError("field 'calibration.threshold': must be in [0, 1]")
+        return cls(coef, *values)
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, n_iter: int = 50) -> tuple[np.ndarray, float]:
+    """Logistic regression by Newton's method with a small ridge penalty.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+    y : ndarray of {0, 1}, shape (n,)
+    l2 : float
+        Ridge penalty on the coefficients (not the intercept); keeps the
+        fit finite when the classes are separable.
+
+    Returns
+    -------
+    coef : ndarray, shape (d,)
+    intercept : float
+    """
+    scale = np.maximum(X.std(axis=0), 1e-9)
+    Z = np.hstack([X / scale, np.ones((len(X), 1))])
+    w = np.zeros(Z.shape[1])
+    penalty = np.full(Z.shape[1], l2 * len(X))
+    penalty[-1] = 0.0
+    # Classes are weighted equally, whatever their sizes.
+    weight = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum())) * len(y)
+    for _ in range(n_iter):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (Z @ w)))
+        grad = Z.T @ (weight * (p - y)) + penalty * w
+        hess = (Z * (weight * p * (1 - p))[:, None]).T @ Z + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return w[:-1] / scale, float(w[-1])
+
+
+def calibrate(ev_in: np.ndarray, ev_out: np.ndarray, false_rejection: float = 0.02) -> Calibration:
+    """Fit the confidence and pick the threshold for a target false-rejection rate.
+
+    Parameters
+    ----------
+    ev_in, ev_out : ndarray, shape (n, 2)
+        Evidence of held-out in-vocabulary and simulated out-of-vocabulary
+        recordings.
+    false_rejection : float
+        Fraction of in-vocabulary recordings allowed below the threshold.
+    """
+    ev_in, ev_out = _finite(ev_in), _finite(ev_out)
+    if len(ev_in) < 2 or len(ev_out) < 2:
+        # Too little held-out data to learn from: prefer the margin, accept all.
+        return Calibration((0.0, 1.0), 0.0, 0.0, false_rejection)
+    X = np.vstack([ev_in, ev_out])
+    y = np.concatenate([np.ones(len(ev_in)), np.zeros(len(ev_out))])
+    coef, intercept = fit_logistic(X, y)
+    cal = Calibration(tuple(coef), intercept, 0.0, false_rejection)
+    conf = cal.confidence(ev_in)
+    threshold = float(np.quantile(conf, false_rejection, method="lower"))
+    return Calibration(tuple(coef), intercept, threshold, false_rejection)
+
+
+def _finite(ev: np.ndarray) -> np.ndarray:
+    ev = np.asarray(ev, dtype=float).reshape(-1, 2)
+    return ev[np.all(np.isfinite(ev), axis=1)]
+
+
+def error_rates(conf_in: np.ndarray, conf_out: np.ndarray) -> dict:
+    """False rejection / false acceptance at every threshold, and the equal error rate.
+
+    Parameters
+    ----------
+    conf_in : ndarray, shape (n_in,)
+        Confidences of in-vocabulary recordings.
+    conf_out : ndarray, shape (n_out,)
+        Confidences of out-of-vocabulary recordings.
+
+    Returns
+    -------
+    dict
+        ``points``: list of {threshold, false_rejection, false_acceptance}
+        (a recording is accepted when its confidence >= threshold);
+        ``eer``: the equal error rate (mean of FR and FA where they cross).
+    """
+    conf_in, conf_out = np.asarray(conf_in, float), np.asarray(conf_out, float)
+    thresholds = np.unique(np.concatenate([conf_in, conf_out, [np.inf]]))
+    fr = np.array([(conf_in < t).mean() if len(conf_in) else 0.0 for t in thresholds])
+    fa = np.array([(conf_out >= t).mean() if len(conf_out) else 0.0 for t in thresholds])
+    k = int(np.argmin(np.abs(fr - fa)))
+    points = [
+        {"threshold": float(t) if np.isfinite(t) else 1.0, "false_rejection": float(a), "false_acceptance": float(b)}
+        for t, a, b in zip(thresholds, fr, fa)
+    ]
+    return {"points": points, "eer": float((fr[k] + fa[k]) / 2.0)}

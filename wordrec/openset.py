@@ -1,0 +1,139 @@
+"""Open-set recognition: a background model and a calibrated rejection threshold.
+
+The background model is one Gaussian mixture (a one-state HMM) trained on
+the frames of every word: generic speech.  Calibration holds out folds of
+the training recordings, trains word models on the rest, and turns the
+held-out scores into in-vocabulary and simulated out-of-vocabulary evidence
+(see :mod:`wordrec.confidence`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from wordrec.confidence import Calibration, calibrate, evidence
+from wordrec.train import TrainConfig, fit_all, fit_word, variance_floor
+
+#: Gaussians in the background model.
+BACKGROUND_MIX = 32
+#: EM iterations per mixture size, at most, for the calibration folds' models.
+CALIBRATION_ITERS = 8
+#: Utterances per word used for the background model at most (it needs
+#: coverage, not every frame).
+_BACKGROUND_UTTERANCES = 60
+
+
+def fit_background(by_word: dict, cfg: TrainConfig, n_mix: int = BACKGROUND_MIX):
+    """One-state GMM on a sample of every word's recordings.
+
+    Returns
+    -------
+    WordModel
+        Named ``"<background>"``, ``n_states == 1``.
+    """
+    seqs = []
+    for w in sorted(by_word):
+        words = by_word[w]
+        step = max(1, len(words) // _BACKGROUND_UTTERANCES)
+        seqs.extend(words[::step])
+    bg_cfg = dataclasses.replace(cfg, n_states=1, n_mix=n_mix, topology="ergodic", max_iter=min(cfg.max_iter, 10))
+    model, _ = fit_word("<background>", seqs, bg_cfg, variance_floor(seqs, cfg.var_floor))
+    return model
+
+
+def background_scores(background, feats) -> np.ndarray:
+    """Background log-likelihood of each recording: ``(n_recordings,)``."""
+    from wordrec.gmm import design, state_log_densities
+
+    if not feats:
+        return np.zeros(0)
+    X = np.concatenate(feats, axis=0)
+    log_b, _ = state_log_densities(design(X), background.log_weights, background.means, background.variances)
+    bounds = np.cumsum([0] + [len(f) for f in feats])
+    return np.add.reduceat(log_b[:, 0], bounds[:-1])
+
+
+def top_two(scores: np.ndarray, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best index, best and second-best score per row (optionally excluding one column per row)."""
+    s = scores.copy()
+    if exclude is not None:
+        s[np.arange(len(s)), exclude] = -np.inf
+    order = np.argsort(-s, axis=1, kind="stable")
+    rows = np.arange(len(s))
+    best = s[rows, order[:, 0]]
+    second = s[rows, order[:, 1]] if s.shape[1] > 1 else np.full(len(s), -np.inf)
+    return order[:, 0], best, second
+
+
+def held_out_evidence(by_word: dict, features_cfg, cfg: TrainConfig, background, folds: int = 2, jobs: int = 1):
+    """Evidence of held-out recordings: ``(in_vocabulary, out_of_vocabulary)``, each ``(n, 2)``.
+
+    Each word's recordings are dealt into ``folds`` folds in a fixed
+    order.  Per fold, word models and a background model are trained on the
+    other folds; every held-out recording is scored against all words (an
+    in-vocabulary example) and against all words but its own (an
+    out-of-vocabulary example).  The background model is the final one,
+    trained on a sample of all recordings: it models generic speech, and
+    refitting it per fold left the equal error rate on FSDD unchanged
+    (4.25 %) while taking two more background fits.
+    """
+    from wordrec.recognize import score
+
+    words = sorted(by_word)
+    # The fold models only need to score like the final ones, not to match
+    # them exactly: fewer EM iterations roughly halve the cost of calibrating.
+    cfg = dataclasses.replace(cfg, max_iter=min(cfg.max_iter, CALIBRATION_ITERS))
+    ev_in, ev_out = [], []
+    for k in range(folds):
+        train = {w: [s for i, s in enumerate(by_word[w]) if i % folds != k] for w in words}
+        test = [(j, s) for j, w in enumerate(words) for i, s in enumerate(by_word[w]) if i % folds == k]
+        if any(not v for v in train.values()) or not test:
+            continue
+        models = fit_all(train, features_cfg, cfg, jobs=jobs)
+        feats = [s for _, s in test]
+        truth = np.array([j for j, _ in test])
+        scores = score(models, feats)
+        bgs = background_scores(background, feats)
+        n = np.array([len(f) for f in feats])
+        _, best, second = top_two(scores)
+        ev_in.append(evidence(best, second, bgs, n))
+        _, best, second = top_two(scores, exclude=truth)
+        ev_out.append(evidence(best, second, bgs, n))
+    if not ev_in:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    return np.vstack(ev_in), np.vstack(ev_out)
+
+
+def calibrate_models(by_word: dict, features_cfg, cfg: TrainConfig, background, false_rejection: float = 0.02,
+                     folds: int = 2, jobs: int = 1) -> Calibration:
+    """The calibrated confidence for models trained on ``by_word`` (see module doc)."""
+    ev_in, ev_out = held_out_evidence(by_word, features_cfg, cfg, background, folds, jobs)
+    return calibrate(ev_in, ev_out, false_rejection)
+
+
+def with_rejection(models, by_word: dict, cfg: TrainConfig, false_rejection: float = 0.02,
+                   folds: int = 2, jobs: int = 1):
+    """``models`` plus a background model and a calibrated rejection threshold."""
+    background = fit_background(by_word, cfg)
+    calibration = calibrate_models(by_word, models.features, cfg, background, false_rejection, folds, jobs)
+    return dataclasses.replace(models, background=background, calibration=calibration)
+
+
+def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:
+    """Confidence of the best word for each recording, or None if the model has no calibration.
+
+    Parameters
+    ----------
+    models : ModelSet
+    feats : list of ndarray (n_frames, n_features)
+    scores : ndarray, shape (n_recordings, n_words)
+        From :func:`wordrec.recognize.score`.
+    """
+    if models.background is None or models.calibration is None:
+        return None
+    _, best, second = top_two(scores)
+    ev = evidence(best, second, background_scores(models.background, feats), np.array([len(f) for f in feats]))
+    conf = models.calibration.confidence(ev)
+    return np.where(np.isfinite(conf), conf, 0.0)
