@@ -81,16 +81,39 @@ def cli():
     """
 
 
+def _training_options(note: str):
+    """The EM settings of 'train', which 'eval' also takes for cross-validation.
+
+    Each defaults to None, meaning "TrainConfig's default"; see :func:`_train_config`.
+    """
+    options = [
+        click.option("--states", default=None, type=click.IntRange(1, 100), help=f"{note}States per word model.  [default: 6]"),
+        click.option("--mix", default=None, type=click.IntRange(1, 256), help=f"{note}Gaussians per state.  [default: 4]"),
+        click.option("--iters", default=None, type=click.IntRange(0, 10000), help=f"{note}EM iterations at most, per mixture size.  [default: 20]"),
+        click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help=f"{note}Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-4]"),
+        click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help=f"{note}State topology.  [default: left-to-right]"),
+        click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=f"{note}Variance floor as a fraction of the global variance.  [default: 0.01]"),
+        click.option("--seed", default=None, type=int, help=f"{note}Random seed (with cross-validation, also of the folds).  [default: 0]"),
+    ]
+
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+def _training_overrides(states, mix, iters, tol, topology, var_floor, seed) -> dict:
+    """The EM settings given on the command line, as TrainConfig fields."""
+    given = dict(n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed)
+    return {k: v for k, v in given.items() if v is not None}
+
+
 @cli.command()
 @click.argument("data", type=click.Path(exists=True))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
-@click.option("--states", default=None, type=click.IntRange(1, 100), help="States per word model.  [default: 6]")
-@click.option("--mix", default=None, type=click.IntRange(1, 256), help="Gaussians per state.  [default: 4]")
-@click.option("--iters", default=None, type=click.IntRange(0, 10000), help="EM iterations at most, per mixture size.  [default: 20]")
-@click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help="Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-4]")
-@click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help="State topology.  [default: left-to-right]")
-@click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Variance floor as a fraction of the global variance.  [default: 0.01]")
-@click.option("--seed", default=None, type=int, help="Random seed.  [default: 0]")
+@_training_options("")
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="Resample everything to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--reject/--no-reject", default=True, help="Train a background model and calibrate a rejection threshold on held-out folds, so that 'recognize' can answer <unknown>.  [default: on]")
@@ -113,14 +136,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
     from wordrec.features import FeatureConfig
     from wordrec.train import TrainConfig, fit_all
 
-    overrides = {
-        k: v
-        for k, v in dict(
-            n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed
-        ).items()
-        if v is not None
-    }
-    train_cfg = TrainConfig(**overrides).validated()
+    train_cfg = TrainConfig(**_training_overrides(states, mix, iters, tol, topology, var_floor, seed)).validated()
     found = corpus.load(data)
     for where, why in found.skipped:
         _say(f"Skipped: {where}: {why}")
@@ -286,13 +302,7 @@ def _group_regex(ctx, param, value):
 @click.argument("data", type=click.Path(exists=True))
 @click.option("--folds", default=None, type=click.IntRange(2, 100000), help="Cross-validate instead: K folds stratified by word, each trained here.")
 @click.option("--group-by", "group_by", default=None, metavar="REGEX", callback=_group_regex, help="Cross-validate leaving one group out; a file's group is the first capture group of REGEX searched in its name, e.g. '_([a-z]+)_'.")
-@click.option("--states", default=None, type=click.IntRange(1, 100), help="With cross-validation: states per word model.  [default: 6]")
-@click.option("--mix", default=None, type=click.IntRange(1, 256), help="With cross-validation: Gaussians per state.  [default: 4]")
-@click.option("--iters", default=None, type=click.IntRange(0, 10000), help="With cross-validation: EM iterations at most, per mixture size.  [default: 20]")
-@click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help="With cross-validation: relative gain that ends EM early.  [default: 1e-4]")
-@click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help="With cross-validation: state topology.  [default: left-to-right]")
-@click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help="With cross-validation: variance floor ratio.  [default: 0.01]")
-@click.option("--seed", default=None, type=int, help="With cross-validation: seed of the folds and of training.  [default: 0]")
+@_training_options("With cross-validation: ")
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="With cross-validation: resample to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
@@ -316,10 +326,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
       wordrec eval recordings/ --folds 5 --seed 1
       wordrec eval recordings/ --group-by '_([a-z]+)_'    # leave one speaker out
     """
-    training = dict(
-        n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed
-    )
-    cv_options = {k: v for k, v in training.items() if v is not None}
+    cv_options = _training_overrides(states, mix, iters, tol, topology, var_floor, seed)
     if folds is not None and group_by is not None:
         raise click.UsageError("--folds and --group-by are two ways to cross-validate: give one")
     cross = folds is not None or group_by is not None
