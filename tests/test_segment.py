@@ -191,6 +191,23 @@ def test_long_takes_words_found_and_recognised(takes, clean_model, isolated):
     assert n_correct / n_found >= isolated - 0.02, (n_correct, n_found, isolated)
 
 
+def test_a_take_at_another_rate_and_in_stereo_gives_the_same_segments(takes, clean_model, tmp_path):
+    from scipy.signal import resample_poly
+
+    path, _ = takes[0]
+    x, _ = sf.read(str(path))
+    y = resample_poly(x, 441, 80)
+    other = tmp_path / "take44k.wav"
+    sf.write(str(other), np.stack([y, 0.8 * y], axis=1), 44100, subtype="PCM_16")
+    models = model.load(clean_model)
+    at_8k = list(segment.segment_file(models, path))
+    at_44k = list(segment.segment_file(models, other))
+    assert len(at_44k) == len(at_8k)
+    for a, b in zip(at_8k, at_44k):
+        assert abs(a.start_s - b.start_s) <= 0.03 and abs(a.end_s - b.end_s) <= 0.03
+    assert sum(a.ranked.best == b.ranked.best for a, b in zip(at_8k, at_44k)) >= len(at_8k) - 1
+
+
 def test_segment_cli_prints_one_line_per_word_and_json(takes, clean_model, tmp_path):
     path, truth = takes[0]
     runner = CliRunner()
