@@ -60,7 +60,7 @@ class FeatureConfig:
     vad_offset_db: float = 5.0
     vad_min_speech: float = 0.06
     vad_min_silence: float = 0.15
-    vad_margin: float = 0.1
+    vad_margin: float = 0.08
     vad_floor_percentile: float = 10.0
     vad_trim_contrast_db: float = 15.0
 
