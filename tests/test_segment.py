@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from conftest import fsdd_root, write_wav
+from conftest import REPO, fsdd_root, write_wav
+
+sys.path.insert(0, str(REPO / "bench"))
+# Where a word is in a clean recording: the same definition the long-take bench scores against.
+from longtake import word_extent  # noqa: E402
 from wordrec import corpus, model, pipeline, segment
 from wordrec.cli import cli
 from wordrec.features import FeatureConfig
@@ -111,18 +116,6 @@ def test_clean_train_padded_test_within_2_points(padded, clean_model, isolated):
 # -- long takes ---------------------------------------------------------------
 
 
-def _word_extent(x) -> tuple[int, int]:
-    """Where the word is in a clean recording: the first to the last 10 ms
-    frame within 40 dB of its loudest frame, ignoring blips under 30 ms
-    (FSDD files have near-silent heads and tails, and a few clicks)."""
-    frames = np.lib.stride_tricks.sliding_window_view(x, 80)[::80]
-    e = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
-    on = np.diff(np.concatenate([[0], (e > e.max() - 40).astype(int), [0]]))
-    starts, ends = np.flatnonzero(on == 1), np.flatnonzero(on == -1)
-    keep = ends - starts >= 3
-    return int(starts[keep][0] * 80), int(ends[keep][-1] * 80)
-
-
 def _take(root, rng, n_words=20):
     """Random test words at one level (+-3 dB) with 0.2-1.5 s pauses, in
     white or pink noise SNR_DB below the words: (signal, [(start_s, end_s, word)])."""
@@ -133,7 +126,7 @@ def _take(root, rng, n_words=20):
         x, _ = sf.read(str(path))
         x = x / np.sqrt(np.mean(x**2)) * 0.05 * 10 ** (rng.uniform(-3, 3) / 20)
         pause = np.zeros(int(rng.uniform(0.2, 1.5) * RATE))
-        a, b = _word_extent(x)
+        a, b = word_extent(x)
         truth.append(((pos + len(pause) + a) / RATE, (pos + len(pause) + b) / RATE, word))
         parts += [pause, x]
         pos += len(pause) + len(x)
