@@ -1,10 +1,11 @@
 """The front end: MFCCs with deltas and per-utterance normalisation.
 
-The maths is python_speech_features' (its mel filterbank and lifter are
-used directly, and the tests check :func:`extract` against its ``mfcc`` and
-``delta``), but frames of many recordings go through one FFT, one filterbank
-product and one DCT, and deltas are computed without a Python loop, so a
-whole corpus is featurised in a few array operations.
+The maths is python_speech_features' (its mel filterbank, DCT and lifter
+are written out here with the same formulas, and the tests check
+:func:`extract` against its ``mfcc`` and ``delta``), but frames of many
+recordings go through one FFT, one filterbank product and one DCT, and
+deltas are computed without a Python loop, so a whole corpus is featurised
+in a few array operations.
 """
 
 from __future__ import annotations
