@@ -253,3 +253,32 @@ def test_vad_settings_are_validated():
         FeatureConfig(vad_min_speech=0.0).validated()
     cfg = FeatureConfig(trim=False, vad_margin=0.2)
     assert FeatureConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.0, 2.5, 5.9, 6.0, 6.1, 9.0])
+@pytest.mark.parametrize("rate", [8000, 44100])
+def test_trim_one_pass_equals_the_segmenter(rng, seconds, rate):
+    # trim() takes a recording within one floor window in a single pass; the
+    # regions must be the Segmenter's, up to and across that length.
+    bursts, t = [], rng.uniform(0.05, 0.3)
+    while t < seconds - 0.2:
+        d = rng.uniform(0.05, 0.5)
+        bursts.append((t, min(t + d, seconds - 0.05)))
+        t += d + rng.uniform(0.05, 0.6)
+    x = _take(rng, rate, bursts, seconds, 0.0)
+    # A background rising 30 dB: windows of the Segmenter's floor that do
+    # not cover the whole recording see different floors.
+    x += _noise(rng, len(x), 3e-4) * np.logspace(0, 1.5, len(x))
+    seg = vad.Segmenter(rate, CFG)
+    expected = [(r.start, r.end, r.speech_start, r.speech_end) for r in seg.push(x) + seg.finish()]
+    found, contrast = vad._trim_regions(x, rate, CFG)
+    assert found == expected
+    energy = vad.frame_energies(x, rate)
+    floor = np.maximum(vad.SILENCE_DB, np.percentile(energy, CFG.vad_floor_percentile, axis=0))
+    assert contrast == pytest.approx((energy - floor).max())
+
+
+def test_floor_is_numpys_percentile(rng):
+    for n in (1, 2, 3, 10, 601):
+        e = rng.normal(-40, 10, size=(n, 2))
+        np.testing.assert_allclose(vad._floor(e, 10.0), np.maximum(vad.SILENCE_DB, np.percentile(e, 10.0, axis=0)))

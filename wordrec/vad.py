@@ -122,12 +122,23 @@ class _Rule:
 
 def _median(padded: np.ndarray) -> np.ndarray:
     """Running median along axis 0 of (n_frames + 2 _HALF_MEDIAN, n_bands), padded each side."""
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, _MEDIAN, axis=0), axis=-1)
+    # The middle of 5 sorted values; a small sort costs a third of np.median.
+    windows = np.lib.stride_tricks.sliding_window_view(padded, _MEDIAN, axis=0)
+    return np.sort(windows, axis=-1)[..., _HALF_MEDIAN]
 
 
 def _floor(window: np.ndarray, percentile: float) -> np.ndarray:
-    """The noise floor of each band, shape (n_bands,), from energies (n_frames, n_bands) in dBFS."""
-    return np.maximum(SILENCE_DB, np.percentile(window, percentile, axis=0))
+    """The noise floor of each band, shape (n_bands,), from energies (n_frames, n_bands) in dBFS.
+
+    The percentile interpolates linearly between order statistics, as
+    ``np.percentile`` does by default, at a tenth of its overhead.
+    """
+    ordered = np.sort(window, axis=0)
+    pos = percentile / 100.0 * (len(ordered) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    value = ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    return np.maximum(SILENCE_DB, value)
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +167,18 @@ def _regions(level: np.ndarray, rule: _Rule, onset: float) -> list[tuple[int, in
         lo = 0 if i == 0 else (ends[i - 1] + a + 1) // 2
         hi = len(level) if i == len(starts) - 1 else (b + starts[i + 1]) // 2
         out.append((int(max(lo, a - rule.margin)), int(min(hi, b + rule.margin)), int(a), int(b)))
+    return out
+
+
+def _spans(level: np.ndarray, first: int, rule: _Rule, n_frames: int | None, n_samples: int) -> list[tuple[int, int, int, int]]:
+    """The regions of ``level`` (frames ``first`` on of a stream of ``n_samples``
+    samples, ``n_frames`` frames if it has ended) as sample indices:
+    ``(start, end, speech_start, speech_end)``, empty regions dropped."""
+    out = []
+    for a, b, sa, sb in _regions(level, rule, rule.onset):
+        s0, s1, t0, t1 = (min(rule.to_sample(first + i, n_frames, n_samples), n_samples) for i in (a, b, sa, sb))
+        if s1 > s0:
+            out.append((s0, s1, t0, t1))
     return out
 
 
@@ -343,14 +366,10 @@ class Segmenter:
             return []
         level = self._level[first - self._e0 : end - self._e0]
         n_frames = self._e0 + len(self._energy) if final else None
-        out = []
-        for a, b, sa, sb in _regions(level, rule, rule.onset):
-            s0, s1, t0, t1 = (
-                min(rule.to_sample(first + i, n_frames, self._n_samples), self._n_samples) for i in (a, b, sa, sb)
-            )
-            if s1 > s0:
-                out.append(Region(s0, s1, self._buf[s0 - self._buf0 : s1 - self._buf0].copy(), t0, t1))
-        return out
+        return [
+            Region(s0, s1, self._buf[s0 - self._buf0 : s1 - self._buf0].copy(), t0, t1)
+            for s0, s1, t0, t1 in _spans(level, first, rule, n_frames, self._n_samples)
+        ]
 
     def _forget(self) -> None:
         """Drop the samples and energies no later decision needs."""
@@ -386,7 +405,12 @@ def frame_energies(signal: np.ndarray, rate: int, bands=BANDS) -> np.ndarray:
     x = np.asarray(signal, dtype=float)
     if len(x) == 0:
         return np.zeros((0, len(bands)))
-    raw = _Rule(rate, _NoVad, bands).energies(x)
+    return _smoothed(_Rule(rate, _NoVad, bands), x)
+
+
+def _smoothed(rule: _Rule, x: np.ndarray) -> np.ndarray:
+    """:func:`frame_energies` with a given rule, of a non-empty signal."""
+    raw = rule.energies(x)
     pad = _HALF_MEDIAN
     return _median(np.concatenate([np.repeat(raw[:1], pad, axis=0), raw, np.repeat(raw[-1:], pad, axis=0)]))
 
@@ -459,19 +483,36 @@ def trim(signal: np.ndarray, rate: int, cfg) -> np.ndarray | None:
     signal = np.asarray(signal)
     if len(signal) < cfg.vad_min_speech * rate:
         return signal
-    seg = Segmenter(rate, cfg)
-    found = seg.push(signal) + seg.finish()
+    found, contrast = _trim_regions(signal, rate, cfg)
     if found:
-        energy = frame_energies(signal, rate)
-        contrast = (energy - _floor(energy, cfg.vad_floor_percentile)).max()
         if contrast < cfg.vad_trim_contrast_db:
             return signal
-        return signal[found[0].start : found[-1].end]
+        return signal[found[0][0] : found[-1][1]]
     octaves = np.maximum(frame_energies(signal, rate, OCTAVES), SILENCE_DB)
     change = np.percentile(octaves, 90, axis=0) - np.percentile(octaves, 10, axis=0)
     if change.max() >= cfg.vad_onset_db or flatness(signal, rate) < TONAL_FLATNESS:
         return signal
     return None
+
+
+def _trim_regions(signal: np.ndarray, rate: int, cfg) -> tuple[list[tuple[int, int, int, int]], float]:
+    """The speech regions of a whole recording, as :func:`_spans` gives them,
+    and how far its loudest frame is above its floor (dB, the loudest band).
+
+    A recording whose frames all fall within one floor window (up to
+    ``FLOOR_STEP + FLOOR_HALF_WINDOW`` seconds) has one floor, and its regions
+    come from one pass over its energies: the :class:`Segmenter` would find
+    the same ones (a test checks this).  Longer ones go through it.
+    """
+    rule = _Rule(rate, cfg)
+    x = np.asarray(signal, dtype=float)
+    energy = _smoothed(rule, x)
+    above = energy - _floor(energy, cfg.vad_floor_percentile)
+    contrast = float(above.max())
+    if len(energy) <= rule.step + rule.half:
+        return _spans(above.max(axis=1), 0, rule, len(energy), len(x)), contrast
+    seg = Segmenter(rate, cfg)
+    return [(r.start, r.end, r.speech_start, r.speech_end) for r in seg.push(x) + seg.finish()], contrast
 
 
 def flatness(signal: np.ndarray, rate: int) -> float:
