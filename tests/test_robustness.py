@@ -604,3 +604,28 @@ def test_interrupted_training_leaves_the_old_model_and_no_temporary_file(slow_co
     assert stdout == ""
     assert out.read_bytes() == b"the previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["words.model"]
+
+
+def test_featurising_in_workers_gives_the_same_features_and_failures(tmp_path):
+    from wordrec import pipeline
+    from wordrec.features import FeatureConfig
+
+    root = make_tone_corpus(tmp_path / "c", n_per_word=30)
+    paths = sorted(str(p) for p in root.rglob("*.wav"))
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("not audio")
+    (tmp_path / "folder").mkdir()
+    # Bad files at the start, the middle and the end, across chunk boundaries.
+    paths = [str(tmp_path / "empty.wav")] + paths[:45] + [str(tmp_path / "folder")] + paths[45:] + [str(tmp_path / "text.wav")]
+    cfg = FeatureConfig.for_rate(8000)
+    one = pipeline.extract_files(paths, cfg, jobs=1)
+    done = []
+    two = pipeline.extract_files(paths, cfg, progress=done.append, jobs=2)
+    assert sum(done) == len(paths) and len(done) > 1
+    assert len(one) == len(two) == len(paths)
+    for a, b in zip(one, two):
+        if isinstance(a, pipeline.Failure):
+            assert a == b
+        else:
+            np.testing.assert_array_equal(a, b)
+    assert [i for i, a in enumerate(two) if isinstance(a, pipeline.Failure)] == [0, 46, len(paths) - 1]

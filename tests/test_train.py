@@ -3,7 +3,7 @@ import pytest
 
 from wordrec.features import FeatureConfig
 from wordrec.hmm import Batch, forward
-from wordrec.train import TrainConfig, fit_all, fit_word, mixture_schedule, split_heaviest, variance_floor
+from wordrec.train import TrainConfig, fit_all, fit_sets, fit_word, mixture_schedule, split_heaviest, variance_floor
 
 
 def _sample_hmm(rng, n_seqs, n_features=4):
@@ -81,6 +81,24 @@ def test_training_is_deterministic_and_independent_of_jobs(rng):
     for m1, m2 in zip(one.models, two.models):
         np.testing.assert_array_equal(m1.means, m2.means)
         np.testing.assert_array_equal(m1.transmat, m2.transmat)
+
+
+def test_sets_trained_in_one_pool_are_each_what_fit_all_makes(rng):
+    # Different words, data and settings per set; one pool for all of them.
+    a = {"a": _sample_hmm(rng, 6), "b": _sample_hmm(rng, 9)}
+    b = {"a": _sample_hmm(rng, 4), "z": _sample_hmm(rng, 5), "y": _sample_hmm(rng, 7)}
+    cfg_a = TrainConfig(n_states=3, n_mix=2, max_iter=4)
+    cfg_b = TrainConfig(n_states=2, n_mix=1, max_iter=3, topology="ergodic")
+    fc = FeatureConfig()
+    together = fit_sets([(a, cfg_a), (b, cfg_b)], fc, jobs=2)
+    for got, (by_word, cfg) in zip(together, [(a, cfg_a), (b, cfg_b)]):
+        alone = fit_all(by_word, fc, cfg, jobs=1)
+        assert got.words == alone.words
+        assert got.training == alone.training
+        for m1, m2 in zip(got.models, alone.models):
+            np.testing.assert_array_equal(m1.means, m2.means)
+            np.testing.assert_array_equal(m1.variances, m2.variances)
+            np.testing.assert_array_equal(m1.transmat, m2.transmat)
 
 
 def test_mixture_schedule_and_split():

@@ -146,19 +146,23 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
     feature_cfg = FeatureConfig.for_rate(rate, trim=not no_trim)
     jobs = jobs or os.cpu_count() or 1
     with _progress(len(items), "Features", quiet) as bar:
-        by_word, failures = pipeline.features_by_word(items, feature_cfg, bar.update, words=found.words)
+        by_word, failures = pipeline.features_by_word(items, feature_cfg, bar.update, words=found.words, jobs=jobs)
     _report_failures(failures)
     failures = unreadable + failures
     if not by_word:
         raise WordrecError(f"{data}: none of its {len(found.items)} recordings is usable (see above); no model written")
-    with _progress(len(by_word), "Training", quiet) as bar:
-        models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: bar.update(1))
     if reject:
-        from wordrec.openset import with_rejection
+        # The rejection threshold is calibrated on models trained on
+        # held-out folds; they train beside the final ones.
+        from wordrec.openset import n_models, train_with_rejection
 
-        if not quiet:
-            _say("Calibrating the rejection threshold on held-out folds ...")
-        models = with_rejection(models, by_word, train_cfg, false_rejection, jobs=jobs)
+        with _progress(n_models(by_word), "Training and calibrating", quiet) as bar:
+            models = train_with_rejection(
+                by_word, feature_cfg, train_cfg, false_rejection, jobs=jobs, progress=lambda word: bar.update(1)
+            )
+    else:
+        with _progress(len(by_word), "Training", quiet) as bar:
+            models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: bar.update(1))
     model.save(models, output)
     _print_train_summary(models)
     _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")

@@ -14,9 +14,10 @@ import dataclasses
 import numpy as np
 
 from wordrec.confidence import Calibration, calibrate, evidence
-from wordrec.train import TrainConfig, fit_all, fit_word, variance_floor
+from wordrec.train import TrainConfig, fit_sets
 
-#: Gaussians in the background model.
+#: Name and Gaussians of the background model.
+BACKGROUND = "<background>"
 BACKGROUND_MIX = 32
 #: EM iterations per mixture size, at most, for the calibration folds' models.
 CALIBRATION_ITERS = 8
@@ -25,22 +26,21 @@ CALIBRATION_ITERS = 8
 _BACKGROUND_UTTERANCES = 60
 
 
-def fit_background(by_word: dict, cfg: TrainConfig, n_mix: int = BACKGROUND_MIX):
-    """One-state GMM on a sample of every word's recordings.
+def background_problem(by_word: dict, cfg: TrainConfig) -> tuple[dict, TrainConfig]:
+    """The background model's training set and settings, for :func:`wordrec.train.fit_sets`.
 
-    Returns
-    -------
-    WordModel
-        Named ``"<background>"``, ``n_states == 1``.
+    A one-state, ``BACKGROUND_MIX``-Gaussian model named ``"<background>"``,
+    trained on a sample of every word's recordings.
     """
     seqs = []
     for w in sorted(by_word):
         words = by_word[w]
         step = max(1, len(words) // _BACKGROUND_UTTERANCES)
         seqs.extend(words[::step])
-    bg_cfg = dataclasses.replace(cfg, n_states=1, n_mix=n_mix, topology="ergodic", max_iter=min(cfg.max_iter, 10))
-    model, _ = fit_word("<background>", seqs, bg_cfg, variance_floor(seqs, cfg.var_floor))
-    return model
+    bg_cfg = dataclasses.replace(
+        cfg, n_states=1, n_mix=BACKGROUND_MIX, topology="ergodic", max_iter=min(cfg.max_iter, 10), state_frames=0
+    )
+    return {BACKGROUND: seqs}, bg_cfg
 
 
 def background_scores(background, feats) -> np.ndarray:
@@ -67,31 +67,38 @@ def top_two(scores: np.ndarray, exclude: np.ndarray | None = None) -> tuple[np.n
     return order[:, 0], best, second
 
 
-def held_out_evidence(by_word: dict, features_cfg, cfg: TrainConfig, background, folds: int = 2, jobs: int = 1):
-    """Evidence of held-out recordings: ``(in_vocabulary, out_of_vocabulary)``, each ``(n, 2)``.
+def held_out_folds(by_word: dict, folds: int = 2) -> list[tuple[dict, list]]:
+    """Deal each word's recordings into ``folds`` folds in a fixed order.
 
-    Each word's recordings are dealt into ``folds`` folds in a fixed
-    order.  Per fold, word models and a background model are trained on the
-    other folds; every held-out recording is scored against all words (an
-    in-vocabulary example) and against all words but its own (an
-    out-of-vocabulary example).  The background model is the final one,
-    trained on a sample of all recordings: it models generic speech, and
-    refitting it per fold left the equal error rate on FSDD unchanged
-    (4.25 %) while taking two more background fits.
+    Returns
+    -------
+    list of (train, test)
+        Per usable fold: ``train`` maps each word to its recordings outside
+        the fold; ``test`` lists ``(word index, features)`` inside it, words
+        in sorted order.  A fold that would leave a word without training
+        data, or has nothing to test, is left out.
     """
-    from wordrec.recognize import score
-
     words = sorted(by_word)
-    # The fold models only need to score like the final ones, not to match
-    # them exactly: fewer EM iterations roughly halve the cost of calibrating.
-    cfg = dataclasses.replace(cfg, max_iter=min(cfg.max_iter, CALIBRATION_ITERS))
-    ev_in, ev_out = [], []
+    out = []
     for k in range(folds):
         train = {w: [s for i, s in enumerate(by_word[w]) if i % folds != k] for w in words}
         test = [(j, s) for j, w in enumerate(words) for i, s in enumerate(by_word[w]) if i % folds == k]
-        if any(not v for v in train.values()) or not test:
-            continue
-        models = fit_all(train, features_cfg, cfg, jobs=jobs)
+        if all(train.values()) and test:
+            out.append((train, test))
+    return out
+
+
+def held_out_evidence(fold_models, fold_tests, background):
+    """Evidence of held-out recordings: ``(in_vocabulary, out_of_vocabulary)``, each ``(n, 2)``.
+
+    Per fold, every held-out recording is scored against all words of the
+    models trained without it (an in-vocabulary example) and against all
+    words but its own (an out-of-vocabulary example).
+    """
+    from wordrec.recognize import score
+
+    ev_in, ev_out = [], []
+    for models, test in zip(fold_models, fold_tests):
         feats = [s for _, s in test]
         truth = np.array([j for j, _ in test])
         scores = score(models, feats)
@@ -106,19 +113,38 @@ def held_out_evidence(by_word: dict, features_cfg, cfg: TrainConfig, background,
     return np.vstack(ev_in), np.vstack(ev_out)
 
 
-def calibrate_models(by_word: dict, features_cfg, cfg: TrainConfig, background, false_rejection: float = 0.02,
-                     folds: int = 2, jobs: int = 1) -> Calibration:
-    """The calibrated confidence for models trained on ``by_word`` (see module doc)."""
-    ev_in, ev_out = held_out_evidence(by_word, features_cfg, cfg, background, folds, jobs)
-    return calibrate(ev_in, ev_out, false_rejection)
+def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_rejection: float = 0.02,
+                         folds: int = 2, jobs: int = 1, progress=None):
+    """Word models for ``by_word`` with a background model and a calibrated rejection threshold.
 
+    Trains, in one pool: the word models on all recordings, the background
+    model, and per held-out fold word models on the other folds.  The fold
+    models only need to score like the final ones, not to match them: they
+    get at most ``CALIBRATION_ITERS`` EM iterations per mixture size, which
+    roughly halves the cost of calibrating.  The background model is the
+    final one, trained on a sample of all recordings: it models generic
+    speech, and refitting it per fold left the equal error rate on FSDD
+    unchanged (4.25 %) while taking two more background fits.
 
-def with_rejection(models, by_word: dict, cfg: TrainConfig, false_rejection: float = 0.02,
-                   folds: int = 2, jobs: int = 1):
-    """``models`` plus a background model and a calibrated rejection threshold."""
-    background = fit_background(by_word, cfg)
-    calibration = calibrate_models(by_word, models.features, cfg, background, false_rejection, folds, jobs)
+    Returns
+    -------
+    ModelSet
+        The same for any ``jobs``.  ``progress`` is called with the word
+        after each model of any kind is trained.
+    """
+    fold_cfg = dataclasses.replace(cfg, max_iter=min(cfg.max_iter, CALIBRATION_ITERS))
+    splits = held_out_folds(by_word, folds)
+    problems = [(by_word, cfg), background_problem(by_word, cfg)] + [(train, fold_cfg) for train, _ in splits]
+    models, background_set, *fold_models = fit_sets(problems, features_cfg, jobs, progress)
+    background = background_set.models[0]
+    ev_in, ev_out = held_out_evidence(fold_models, [test for _, test in splits], background)
+    calibration = calibrate(ev_in, ev_out, false_rejection)
     return dataclasses.replace(models, background=background, calibration=calibration)
+
+
+def n_models(by_word: dict, folds: int = 2) -> int:
+    """How many models :func:`train_with_rejection` trains (for a progress bar)."""
+    return len(by_word) * (1 + len(held_out_folds(by_word, folds))) + 1
 
 
 def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:

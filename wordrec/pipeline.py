@@ -15,9 +15,12 @@ import numpy as np
 from wordrec import audio, features, vad
 from wordrec.errors import WordrecError
 from wordrec.features import FeatureConfig
+from wordrec.parallel import ordered_map
 
-# Files read and featurised together; bounds memory on large corpora.
+# Files read and featurised together: at most this many (bounds memory on
+# large corpora), at least the smaller number unless there are fewer files.
 _CHUNK_FILES = 512
+_MIN_CHUNK_FILES = 64
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,8 @@ def pick_rate(paths, rate: int | None = None) -> tuple[int, list[Failure]]:
     return rate_found, failures
 
 
-def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = False):
-    """Read and featurise files in chunks.
+def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = False, jobs: int = 1):
+    """Read and featurise files in chunks, in ``jobs`` worker processes.
 
     With ``labelled`` (training data, whose labels say a word is there), a
     recording in which endpointing finds no speech is kept whole instead of
@@ -79,35 +82,46 @@ def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = Fal
     Returns
     -------
     list of ndarray (n_frames, n_features) or Failure, one per path
+        The same for any ``jobs``.
     """
+    paths = list(paths)
+    # Chunks small enough to keep every worker busy, large enough that the
+    # front end batches many recordings per FFT.
+    size = max(_MIN_CHUNK_FILES, min(_CHUNK_FILES, -(-len(paths) // (4 * max(1, jobs)))))
+    chunks = [(paths[a : a + size], cfg, labelled) for a in range(0, len(paths), size)]
     out: list = []
-    for a in range(0, len(paths), _CHUNK_FILES):
-        chunk = paths[a : a + _CHUNK_FILES]
-        signals, slots = [], []
-        for p in chunk:
-            try:
-                if Path(p).is_dir():
-                    raise WordrecError(f"{p}: folder holds no audio files")
-                signal, _ = audio.read(p, cfg.sample_rate)
-                if len(signal) == 0:
-                    raise WordrecError(f"{p}: no samples left after resampling")
-                if cfg.trim:
-                    trimmed = vad.trim(signal, cfg.sample_rate, cfg)
-                    if trimmed is None and not labelled:
-                        raise WordrecError(f"{p}: no speech found")
-                    signal = signal if trimmed is None else trimmed
-                slots.append(len(signals))
-                signals.append(signal)
-            except WordrecError as exc:
-                slots.append(Failure(str(p), str(exc)))
-        feats = features.extract_many(signals, cfg)
-        out.extend(feats[s] if isinstance(s, int) else s for s in slots)
+    for (chunk, _, _), done in zip(chunks, ordered_map(_extract_chunk, chunks, jobs)):
+        out.extend(done)
         if progress:
             progress(len(chunk))
     return out
 
 
-def features_by_word(items, cfg: FeatureConfig, progress=None, words=None) -> tuple[dict, list[Failure]]:
+def _extract_chunk(task) -> list:
+    """:func:`extract_files` on one chunk of paths, in this process."""
+    paths, cfg, labelled = task
+    signals, slots = [], []
+    for p in paths:
+        try:
+            if Path(p).is_dir():
+                raise WordrecError(f"{p}: folder holds no audio files")
+            signal, _ = audio.read(p, cfg.sample_rate)
+            if len(signal) == 0:
+                raise WordrecError(f"{p}: no samples left after resampling")
+            if cfg.trim:
+                trimmed = vad.trim(signal, cfg.sample_rate, cfg)
+                if trimmed is None and not labelled:
+                    raise WordrecError(f"{p}: no speech found")
+                signal = signal if trimmed is None else trimmed
+            slots.append(len(signals))
+            signals.append(signal)
+        except WordrecError as exc:
+            slots.append(Failure(str(p), str(exc)))
+    feats = features.extract_many(signals, cfg)
+    return [feats[s] if isinstance(s, int) else s for s in slots]
+
+
+def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs: int = 1) -> tuple[dict, list[Failure]]:
     """Featurise ``(path, word)`` items, grouped by word.
 
     Parameters
@@ -120,6 +134,8 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None) -> tu
         Every word of the corpus (default: those of ``items``).  A word
         left without a usable recording is reported as a failure, also
         when all its files were filtered out before this call.
+    jobs : int
+        Worker processes for reading and featurising.
 
     Returns
     -------
@@ -128,7 +144,7 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None) -> tu
     failures : list of Failure
         Unusable files, and words left with no usable recording.
     """
-    feats = extract_files([p for p, _ in items], cfg, progress, labelled=True)
+    feats = extract_files([p for p, _ in items], cfg, progress, labelled=True, jobs=jobs)
     by_word: dict = {}
     failures = []
     for (_, word), f in zip(items, feats):

@@ -16,6 +16,7 @@ from wordrec.errors import WordrecError
 from wordrec.gmm import design, safe_log, state_log_densities
 from wordrec.hmm import Batch, log_likelihood, posteriors
 from wordrec.model import ModelSet, WordModel
+from wordrec.parallel import ordered_map
 
 TOPOLOGIES = ("left-to-right", "ergodic")
 
@@ -336,30 +337,56 @@ def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=N
     -------
     ModelSet
     """
-    cfg = cfg.validated()
-    words = sorted(by_word)
-    if not words:
-        raise WordrecError("nothing to train: no words with usable recordings")
-    floor = variance_floor([s for w in words for s in by_word[w]], cfg.var_floor)
-    tasks = [(w, by_word[w], cfg, floor) for w in words]
-    results = {}
-    if jobs > 1 and len(words) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    return fit_sets([(by_word, cfg)], features, jobs, progress)[0]
 
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(words)))
-        try:
-            for (w, *_), out in zip(tasks, pool.map(_fit_job, tasks)):
-                results[w] = out
-                if progress:
-                    progress(w)
-        finally:
-            # On Ctrl-C or SIGTERM, do not wait for the words still in training.
-            pool.shutdown(wait=False, cancel_futures=True)
-    else:
-        for task in tasks:
-            results[task[0]] = _fit_job(task)
-            if progress:
-                progress(task[0])
-    models = tuple(results[w][0] for w in words)
-    diagnostics = {"words": {w: results[w][1] for w in words}}
-    return ModelSet(features, models, {"config": cfg.to_dict()}, diagnostics)
+
+def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]:
+    """Train several independent sets of word models, all words in one pool.
+
+    One pool keeps both cores busy across sets (the last word of one set
+    need not finish before the next set starts).  Each set is exactly what
+    :func:`fit_all` makes of it alone.
+
+    Parameters
+    ----------
+    problems : list of (by_word, TrainConfig)
+        ``by_word`` maps each word to its feature arrays (n_frames, n_features).
+    features : FeatureConfig
+    jobs : int
+        Worker processes.  The result is the same for any value.
+    progress : callable, optional
+        Called with the word after each word of any set is trained.
+
+    Returns
+    -------
+    list of ModelSet, one per problem
+    """
+    tasks = []  # (set index, word, fit_word arguments)
+    for k, (by_word, cfg) in enumerate(problems):
+        cfg = cfg.validated()
+        words = sorted(by_word)
+        if not words:
+            raise WordrecError("nothing to train: no words with usable recordings")
+        floor = variance_floor([s for w in words for s in by_word[w]], cfg.var_floor)
+        tasks.extend((k, w, (w, by_word[w], cfg, floor)) for w in words)
+    # The costliest first, so that no long word is left running alone at
+    # the end; the order changes no result.
+    tasks.sort(key=lambda t: -_cost(t[2][1], t[2][2]))
+    results: dict = {}
+    for (k, w, _), out in zip(tasks, ordered_map(_fit_job, [t[2] for t in tasks], jobs)):
+        results[k, w] = out
+        if progress:
+            progress(w)
+    sets = []
+    for k, (by_word, cfg) in enumerate(problems):
+        words = sorted(by_word)
+        models = tuple(results[k, w][0] for w in words)
+        diagnostics = {"words": {w: results[k, w][1] for w in words}}
+        sets.append(ModelSet(features, models, {"config": cfg.validated().to_dict()}, diagnostics))
+    return sets
+
+
+def _cost(seqs, cfg: TrainConfig) -> float:
+    """A rough measure of a word's EM work, for scheduling only."""
+    frames = sum(len(s) for s in seqs)
+    return float(frames) * cfg.n_states * cfg.n_mix * cfg.max_iter * len(mixture_schedule(cfg.n_mix))
