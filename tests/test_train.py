@@ -101,6 +101,15 @@ def test_sets_trained_in_one_pool_are_each_what_fit_all_makes(rng):
             np.testing.assert_array_equal(m1.transmat, m2.transmat)
 
 
+@pytest.mark.parametrize("grow_iter, max_iter, expected", [(3, 5, [3, 3, 5]), (0, 4, [4, 4, 4]), (9, 2, [2, 2, 2])])
+def test_iterations_per_mixture_size(rng, grow_iter, max_iter, expected):
+    seqs = _sample_hmm(rng, 10)
+    cfg = TrainConfig(n_states=3, n_mix=4, max_iter=max_iter, grow_iter=grow_iter, tol=0.0)
+    _, diag = fit_word("w", seqs, cfg, variance_floor(seqs, cfg.var_floor))
+    # One likelihood per iteration, and the final one after the last size.
+    assert [len(stage) for stage in diag["log_lik"]] == expected[:-1] + [expected[-1] + 1]
+
+
 def test_mixture_schedule_and_split():
     assert mixture_schedule(1) == [1]
     assert mixture_schedule(4) == [1, 2, 4]

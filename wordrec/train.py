@@ -41,7 +41,12 @@ class TrainConfig:
         ``"left-to-right"`` (no skips; start in the first state, end in the
         last) or ``"ergodic"`` (any state to any state, start and end anywhere).
     max_iter : int
-        EM iterations at most, per mixture size.
+        EM iterations at most at the final mixture size.
+    grow_iter : int
+        EM iterations at most at each smaller size on the way, never more
+        than ``max_iter`` (0: ``max_iter``).  Leave-one-speaker-out accuracy
+        on FSDD is the same with 3, 5, 8 or 20 of them (and a final cap of
+        12 instead of 20), at two thirds of the cost.
     tol : float
         Stop a mixture size when the relative gain of the training
         log-likelihood falls below this (0 runs all ``max_iter``).
@@ -64,7 +69,8 @@ class TrainConfig:
     state_frames: float = 0.0
     n_mix: int = 4
     topology: str = "left-to-right"
-    max_iter: int = 20
+    max_iter: int = 12
+    grow_iter: int = 8
     tol: float = 1e-4
     var_floor: float = 0.01
     weight_floor: float = 1e-4
@@ -79,6 +85,7 @@ class TrainConfig:
             ("n_mix", 1 <= self.n_mix <= 256),
             ("topology", self.topology in TOPOLOGIES),
             ("max_iter", 0 <= self.max_iter <= 10000),
+            ("grow_iter", 0 <= self.grow_iter <= 10000),
             ("tol", 0.0 <= self.tol < 1.0),
             ("var_floor", 0.0 < self.var_floor < 1.0),
             ("weight_floor", 0.0 < self.weight_floor * self.n_mix < 1.0),
@@ -99,6 +106,13 @@ def states_for(lengths: np.ndarray, cfg: TrainConfig) -> int:
     if cfg.state_frames <= 0:
         return cfg.n_states
     return int(np.clip(round(float(np.median(lengths)) / cfg.state_frames), 2, cfg.n_states))
+
+
+def iterations(cfg: TrainConfig, size: int) -> int:
+    """EM iterations at most at mixture size ``size``."""
+    if size >= cfg.n_mix or cfg.grow_iter == 0:
+        return cfg.max_iter
+    return min(cfg.grow_iter, cfg.max_iter)
 
 
 def mixture_schedule(n_mix: int) -> list[int]:
@@ -279,7 +293,7 @@ def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray, *, grow_mix: 
         p = split_heaviest(p, size, cfg.split_offset)
         history.append([])
         previous = None
-        for _ in range(cfg.max_iter):
+        for _ in range(iterations(cfg, size)):
             p, ll = em_step(p, X, XX, batch, cfg, floor)
             history[-1].append(ll)
             if previous is not None and cfg.tol > 0 and (ll - previous) <= cfg.tol * abs(previous):

@@ -39,6 +39,7 @@ seconds without such a pause, which is cut where the stream stands.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -118,6 +119,20 @@ class _Rule:
         if n_frames is not None and frame >= n_frames:
             return int(n_samples)
         return frame * self.hop + self.centre
+
+
+def _rule(rate: int, cfg, bands=BANDS) -> _Rule:
+    """The rule for ``rate`` and ``cfg``, made once per setting (a batch of
+    recordings shares it; it is never changed after it is made)."""
+    try:
+        return _cached_rule(int(rate), cfg, tuple(bands))
+    except TypeError:  # a settings object that cannot be hashed
+        return _Rule(rate, cfg, bands)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_rule(rate: int, cfg, bands) -> _Rule:
+    return _Rule(rate, cfg, bands)
 
 
 def _median(padded: np.ndarray) -> np.ndarray:
@@ -217,7 +232,7 @@ class Segmenter:
     """
 
     def __init__(self, rate: int, cfg, max_span: float = MAX_SPAN):
-        self._rule = _Rule(rate, cfg)
+        self._rule = _rule(rate, cfg)
         self._max_span = max(int(round(max_span / HOP_SECONDS)), 2 * self._rule.cut_gap + 1)
         self._buf = np.zeros(0)  # samples from index _buf0 on
         self._incoming: list = []  # blocks not yet looked at
@@ -405,7 +420,7 @@ def frame_energies(signal: np.ndarray, rate: int, bands=BANDS) -> np.ndarray:
     x = np.asarray(signal, dtype=float)
     if len(x) == 0:
         return np.zeros((0, len(bands)))
-    return _smoothed(_Rule(rate, _NoVad, bands), x)
+    return _smoothed(_rule(rate, _NoVad, bands), x)
 
 
 def _smoothed(rule: _Rule, x: np.ndarray) -> np.ndarray:
@@ -504,7 +519,7 @@ def _trim_regions(signal: np.ndarray, rate: int, cfg) -> tuple[list[tuple[int, i
     come from one pass over its energies: the :class:`Segmenter` would find
     the same ones (a test checks this).  Longer ones go through it.
     """
-    rule = _Rule(rate, cfg)
+    rule = _rule(rate, cfg)
     x = np.asarray(signal, dtype=float)
     energy = _smoothed(rule, x)
     above = energy - _floor(energy, cfg.vad_floor_percentile)
