@@ -66,6 +66,19 @@ def test_tampered_files_are_refused_naming_the_field(rng, tmp_path, change, mess
         model.load(_tampered(rng, tmp_path, change))
 
 
+def test_a_model_from_before_endpointing_loads_and_does_not_trim(rng, tmp_path):
+    def strip(d):
+        for k in [k for k in d["features"] if k == "trim" or k.startswith("vad_")]:
+            del d["features"][k]
+
+    loaded = model.load(_tampered(rng, tmp_path, strip))
+    assert loaded.features.trim is False
+    assert loaded.features.vad_margin == FeatureConfig.vad_margin
+    # Any other missing field is still refused.
+    with pytest.raises(WordrecError, match="missing field 'lifter'"):
+        model.load(_tampered(rng, tmp_path, lambda d: d["features"].pop("lifter")))
+
+
 def test_nan_in_a_model_file_is_refused(rng, tmp_path):
     path = tmp_path / "nan.model"
     text = model.dumps(_modelset(rng))

@@ -135,6 +135,9 @@ class FeatureConfig:
         if unknown:
             raise WordrecError(f"feature config: unknown field {sorted(unknown)[0]!r}")
         kwargs = {}
+        if "trim" not in data:
+            # Written before endpointing existed: those models never trimmed.
+            data = {"trim": False, **{k: getattr(cls, k) for k in names if k.startswith("vad_")}, **data}
         for f in dataclasses.fields(cls):
             if f.name not in data:
                 raise WordrecError(f"feature config: missing field {f.name!r}")
