@@ -19,18 +19,32 @@ def ordered_map(fn, tasks, jobs: int = 1):
     jobs : int
         Worker processes.  With 1, or a single task, no pool is started.
 
-    On Ctrl-C, SIGTERM or an error, the tasks not yet started are cancelled
-    and the pool is not waited for.
+    On Ctrl-C, SIGTERM or an error, the workers are stopped at once.
     """
     tasks = list(tasks)
     if jobs <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield fn(task)
         return
-    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
 
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+    pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_ignore_sigint)
     try:
-        yield from pool.map(fn, tasks)
+        yield from pool.imap(fn, tasks)
+    except BaseException:
+        # Ctrl-C, SIGTERM (raised as KeyboardInterrupt by the CLI) or an
+        # error: stop the workers now rather than after their current task.
+        pool.terminate()
+        raise
+    else:
+        pool.close()
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.join()
+
+
+def _ignore_sigint() -> None:
+    """In a worker: leave Ctrl-C to the parent, which stops the workers
+    itself (an idle worker would otherwise print a traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
