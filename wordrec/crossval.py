@@ -142,8 +142,8 @@ def wordrec_trainer(feature_cfg, train_cfg, jobs: int = 1) -> Callable:
     return fit
 
 
-def featurise(items, feature_cfg, progress=None) -> tuple[dict, list]:
-    """Features of every distinct file, computed once.
+def featurise(items, feature_cfg, progress=None, jobs: int = 1) -> tuple[dict, list]:
+    """Features of every distinct file, computed once (in ``jobs`` worker processes).
 
     Returns
     -------
@@ -154,7 +154,7 @@ def featurise(items, feature_cfg, progress=None) -> tuple[dict, list]:
 
     paths = list(dict.fromkeys(str(p) for p, _ in items))
     feats, failures = {}, []
-    for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True)):
+    for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True, jobs=jobs)):
         if isinstance(f, Failure):
             failures.append(f)
         else:
@@ -244,7 +244,7 @@ def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, 
     feature_cfg : FeatureConfig
     train_cfg : TrainConfig
     jobs : int
-        Worker processes for training (results do not depend on it).
+        Worker processes for featurising and training (results do not depend on it).
     progress, fold_progress : callable, optional
         Called with the number of files featurised / the name of each fold done.
 
@@ -256,7 +256,7 @@ def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, 
         Unreadable files, then files no model could explain.
     """
     items = [it for _, train, test in folds for it in (*test, *train)]
-    feats, unreadable = featurise(items, feature_cfg, progress)
+    feats, unreadable = featurise(items, feature_cfg, progress, jobs)
     result, failures = run(folds, feats, wordrec_trainer(feature_cfg, train_cfg, jobs), fold_progress)
     failures = unreadable + failures
     result["n_failed"] = len(failures)

@@ -7,8 +7,8 @@ for any number of workers; ``jobs=1`` runs in this process, with no pool.
 from __future__ import annotations
 
 
-def ordered_map(fn, tasks, jobs: int = 1):
-    """Yield ``fn(task)`` for each task, in the order of ``tasks``.
+def ordered_map(fn, tasks, jobs: int = 1, done=None) -> list:
+    """``[fn(task) for task in tasks]``, in ``jobs`` worker processes.
 
     Parameters
     ----------
@@ -18,28 +18,43 @@ def ordered_map(fn, tasks, jobs: int = 1):
         Arguments for ``fn``; picklable when ``jobs > 1``.
     jobs : int
         Worker processes.  With 1, or a single task, no pool is started.
+    done : callable, optional
+        Called with the index of each task as its result arrives, in order.
 
-    On Ctrl-C, SIGTERM or an error, the workers are stopped at once.
+    Returns
+    -------
+    list
+        The results, in the order of ``tasks``.
+
+    The pool lives only inside this call: it is closed and joined when all
+    results are in, and its workers are stopped at once on Ctrl-C, SIGTERM
+    (raised as KeyboardInterrupt by the CLI) or an error.  Workers ignore
+    Ctrl-C themselves, so that only this process reacts to it.
     """
     tasks = list(tasks)
+    results: list = []
     if jobs <= 1 or len(tasks) <= 1:
         for task in tasks:
-            yield fn(task)
-        return
+            results.append(fn(task))
+            if done:
+                done(len(results) - 1)
+        return results
     import multiprocessing
 
     pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_ignore_sigint)
     try:
-        yield from pool.imap(fn, tasks)
+        for out in pool.imap(fn, tasks):
+            results.append(out)
+            if done:
+                done(len(results) - 1)
     except BaseException:
-        # Ctrl-C, SIGTERM (raised as KeyboardInterrupt by the CLI) or an
-        # error: stop the workers now rather than after their current task.
         pool.terminate()
         raise
     else:
         pool.close()
     finally:
         pool.join()
+    return results
 
 
 def _ignore_sigint() -> None:

@@ -89,12 +89,11 @@ def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = Fal
     # front end batches many recordings per FFT.
     size = max(_MIN_CHUNK_FILES, min(_CHUNK_FILES, -(-len(paths) // (4 * max(1, jobs)))))
     chunks = [(paths[a : a + size], cfg, labelled) for a in range(0, len(paths), size)]
-    out: list = []
-    for (chunk, _, _), done in zip(chunks, ordered_map(_extract_chunk, chunks, jobs)):
-        out.extend(done)
+    def done(i: int) -> None:
         if progress:
-            progress(len(chunk))
-    return out
+            progress(len(chunks[i][0]))
+
+    return [f for part in ordered_map(_extract_chunk, chunks, jobs, done) for f in part]
 
 
 def _extract_chunk(task) -> list:

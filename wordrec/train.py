@@ -386,11 +386,12 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
     # The costliest first, so that no long word is left running alone at
     # the end; the order changes no result.
     tasks.sort(key=lambda t: -_cost(t[2][1], t[2][2]))
-    results: dict = {}
-    for (k, w, _), out in zip(tasks, ordered_map(_fit_job, [t[2] for t in tasks], jobs)):
-        results[k, w] = out
+    def done(i: int) -> None:
         if progress:
-            progress(w)
+            progress(tasks[i][1])
+
+    outs = ordered_map(_fit_job, [t[2] for t in tasks], jobs, done)
+    results = {(k, w): out for (k, w, _), out in zip(tasks, outs)}
     sets = []
     for k, (by_word, cfg) in enumerate(problems):
         words = sorted(by_word)
