@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from wordrec.confidence import Calibration, calibrate, error_rates, evidence, fit_logistic
+from wordrec.confidence import (
+    STEADY_FRACTION, Calibration, calibrate, error_rates, evidence, fit_logistic, spectral_variation, steady_floor,
+)
 from wordrec.errors import WordrecError
 from wordrec.hmm import Batch, forward
 from wordrec.openset import background_scores, top_two
@@ -82,3 +84,36 @@ def test_top_two_with_exclusion():
     assert idx.tolist() == [1, 0] and best.tolist() == [5.0, 4.0] and second.tolist() == [3.0, 2.0]
     idx, best, second = top_two(scores, exclude=np.array([1, 0]))
     assert idx.tolist() == [2, 1] and best.tolist() == [3.0, 2.0] and second.tolist() == [1.0, 0.0]
+
+
+def test_spectral_variation_separates_a_steady_sound_from_a_changing_one(rng):
+    from conftest import tone
+
+    from wordrec.features import FeatureConfig, extract_many
+
+    cfg = FeatureConfig.for_rate(8000)
+    steady = tone([440, 880], 1.0)
+    # The same energy, but the spectrum moves from one pair of tones to another and back.
+    moving = np.concatenate([tone([300, 2300], 0.3), tone([700, 1200], 0.4, seed=1), tone([300, 2300], 0.3, seed=2)])
+    var = spectral_variation(extract_many([steady, moving], cfg), cfg.n_ceps)
+    assert var[1] > 2 * var[0] > 0
+    # By hand: the standard deviation over frames of c1..c12, averaged.
+    f = extract_many([moving], cfg)[0]
+    assert var[1] == pytest.approx(np.mean([f[:, k].std() for k in range(1, cfg.n_ceps)]))
+
+
+def test_recordings_below_the_variation_floor_get_no_confidence(rng):
+    variation = rng.uniform(1.0, 20.0, size=2000)
+    floor = steady_floor([np.column_stack([np.zeros(2), np.array([-v, v])]) for v in variation], n_ceps=2)
+    # Two frames at -v and +v: a standard deviation of v.
+    assert floor == pytest.approx(STEADY_FRACTION * np.quantile(variation, 0.01))
+    cal = Calibration((1.0, 0.0), 0.0, 0.5, 0.02, min_variation=floor)
+    conf = cal.confidence(np.array([[5.0, 0.0], [5.0, 0.0]]), np.array([floor * 0.99, floor * 1.01]))
+    assert conf[0] == 0.0 and conf[1] > 0.99
+    # Without the variation (or a floor of 0) nothing changes.
+    assert cal.confidence(np.array([[5.0, 0.0]]))[0] > 0.99
+    legacy = {k: v for k, v in cal.to_dict().items() if k != "min_variation"}
+    assert Calibration.from_dict(legacy).min_variation == 0.0
+    assert Calibration.from_dict(cal.to_dict()) == cal
+    with pytest.raises(WordrecError, match="min_variation"):
+        Calibration.from_dict({**cal.to_dict(), "min_variation": -1.0})

@@ -20,7 +20,7 @@ def _reference(signal, cfg):
 
 @pytest.mark.parametrize("rate", [8000, 16000])
 def test_batched_mfcc_and_deltas_match_python_speech_features(rng, rate):
-    cfg = FeatureConfig.for_rate(rate, mean_norm=False, var_norm=False)
+    cfg = FeatureConfig.for_rate(rate, mean_norm=False, var_norm=False, energy_max_norm=False)
     signals = [rng.normal(size=n) * 0.1 for n in (50, 200, 401, 1234, 5000)]
     for got, sig in zip(extract_many(signals, cfg), signals):
         np.testing.assert_allclose(got, _reference(sig, cfg), rtol=1e-9, atol=1e-9)
@@ -34,16 +34,34 @@ def test_derived_settings_follow_the_rate():
 
 
 def test_mean_normalisation_zeroes_each_utterance(rng):
-    cfg = FeatureConfig.for_rate(8000)
+    cfg = FeatureConfig.for_rate(8000, mean_norm_weight=1.0, energy_max_norm=False)
     feats = extract_many([rng.normal(size=3000) * 0.2 + 0.1, rng.normal(size=900)], cfg)
     for f in feats:
         np.testing.assert_allclose(f.mean(axis=0), 0.0, atol=1e-9)
 
 
 def test_variance_normalisation_gives_unit_variance(rng):
-    cfg = FeatureConfig.for_rate(8000, var_norm=True)
+    cfg = FeatureConfig.for_rate(8000, var_norm=True, mean_norm_weight=1.0, energy_max_norm=False)
     f = extract(rng.normal(size=4000) * 0.3, cfg)
     np.testing.assert_allclose(f.std(axis=0), 1.0, atol=1e-6)
+
+
+def test_partial_mean_and_energy_max_normalisation(rng):
+    signals = [rng.normal(size=3000) * 0.2 + 0.1, rng.normal(size=900) * 0.01]
+    raw = extract_many(signals, FeatureConfig.for_rate(8000, mean_norm=False, energy_max_norm=False))
+    got = extract_many(signals, FeatureConfig.for_rate(8000))  # weight 0.5, energy max 0
+    for r, g in zip(raw, got):
+        want = r - 0.5 * r.mean(axis=0)
+        want[:, 0] -= want[:, 0].max()
+        np.testing.assert_allclose(g, want, atol=1e-12)
+        assert g[:, 0].max() == 0.0
+
+
+def test_model_files_without_the_new_fields_keep_full_cmvn():
+    old = FeatureConfig(var_norm=True).to_dict()
+    del old["mean_norm_weight"], old["energy_max_norm"]
+    cfg = FeatureConfig.from_dict(old)
+    assert (cfg.mean_norm_weight, cfg.energy_max_norm, cfg.var_norm) == (1.0, False, True)
 
 
 def test_batch_gives_the_same_as_one_at_a_time(rng):

@@ -49,19 +49,60 @@ def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_fra
     return np.stack([llr, margin], axis=1)
 
 
+def spectral_variation(feats, n_ceps: int) -> np.ndarray:
+    """How much each recording's spectral shape changes: ``(n_recordings,)``.
+
+    The standard deviation over frames of each static cepstral coefficient
+    but the first (energy or c0), averaged over the coefficients.  Speech
+    moves between sounds; a steady tone, hum, chord or drone hardly does.
+    Meaningful for features without per-utterance variance normalisation
+    (which sets every standard deviation to 1).
+
+    Parameters
+    ----------
+    feats : list of ndarray (n_frames, n_features)
+        Features whose first ``n_ceps`` columns are the static cepstra, c0
+        or energy first, as :func:`wordrec.features.extract_many` gives them.
+    n_ceps : int
+    """
+    return np.array([float(f[:, 1:n_ceps].std(axis=0).mean()) if len(f) > 1 and n_ceps > 1 else 0.0 for f in feats])
+
+
+#: A recording whose spectral variation is below this fraction of the 1st
+#: percentile of the training recordings' is taken for a steady sound, not a
+#: word.  FSDD: the 1st percentile is 7.6 and the lowest recording 6.9, so
+#: the floor (5.3) leaves every recording a margin of 30 % or more; steady
+#: tones measure 0.8-2.7, decaying chords 4.0-4.4.
+STEADY_FRACTION = 0.7
+
+
+def steady_floor(feats, n_ceps: int) -> float:
+    """The spectral-variation floor learnt from training recordings (see ``STEADY_FRACTION``)."""
+    variation = spectral_variation(feats, n_ceps)
+    return float(STEADY_FRACTION * np.quantile(variation, 0.01)) if len(variation) else 0.0
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """A fitted confidence: ``sigmoid(coef . evidence + intercept)`` and its threshold."""
+    """A fitted confidence: ``sigmoid(coef . evidence + intercept)`` and its threshold.
+
+    ``min_variation``: recordings whose :func:`spectral_variation` is below
+    it get confidence 0 (steady sounds); 0 turns the check off.
+    """
 
     coef: tuple
     intercept: float
     threshold: float
     target_false_rejection: float
+    min_variation: float = 0.0
 
-    def confidence(self, ev: np.ndarray) -> np.ndarray:
-        """Confidence in [0, 1] for evidence rows ``(n, 2)``."""
+    def confidence(self, ev: np.ndarray, variation: np.ndarray | None = None) -> np.ndarray:
+        """Confidence in [0, 1] for evidence rows ``(n, 2)`` and their spectral variation ``(n,)``."""
         z = ev @ np.asarray(self.coef) + self.intercept
-        return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function without overflow
+        conf = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function without overflow
+        if variation is not None and self.min_variation > 0:
+            conf = np.where(np.asarray(variation) < self.min_variation, 0.0, conf)
+        return conf
 
     def to_dict(self) -> dict:
         return {
@@ -69,6 +110,7 @@ class Calibration:
             "intercept": float(self.intercept),
             "threshold": float(self.threshold),
             "target_false_rejection": float(self.target_false_rejection),
+            "min_variation": float(self.min_variation),
         }
 
     @classmethod
@@ -82,7 +124,14 @@ class Calibration:
             raise WordrecError("field 'calibration': needs two finite coefficients and finite numbers")
         if not 0.0 <= values[1] <= 1.0:
             raise WordrecError("field 'calibration.threshold': must be in [0, 1]")
-        return cls(coef, *values)
+        try:
+            # Files written before the steady-sound check have no floor.
+            min_variation = float(d.get("min_variation", 0.0))
+        except (TypeError, ValueError):
+            min_variation = float("nan")
+        if not (np.isfinite(min_variation) and min_variation >= 0.0):
+            raise WordrecError("field 'calibration.min_variation': must be a finite number >= 0")
+        return cls(coef, *values, min_variation)
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, n_iter: int = 50) -> tuple[np.ndarray, float]:

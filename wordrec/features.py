@@ -32,10 +32,16 @@ class FeatureConfig:
     Times are in seconds, frequencies in Hz.  Defaults follow HTK's
     isolated-word recipe: 25 ms Hamming window, 10 ms shift, pre-emphasis
     0.97, 26 mel filters, 12 cepstra plus log energy, lifter 22, deltas and
-    delta-deltas over +-2 frames (39 features), per-utterance cepstral mean
-    and variance normalisation (variance normalisation chosen by
-    leave-one-speaker-out cross-validation on training data: 79.9 % against
-    78.0 % with the mean alone).
+    delta-deltas over +-2 frames (39 features).  Normalisation is per
+    utterance: half of the mean is subtracted from every feature, there is
+    no variance normalisation, and log energy is taken relative to the
+    utterance's loudest frame (HTK's ENORMALISE).  Chosen by
+    leave-one-speaker-out cross-validation on FSDD train/ (mean over the 5
+    held-out speakers): 85.9 % against 82.1 % with full mean and variance
+    normalisation and 84.7 % with energy normalisation alone.  The mean of a
+    one-word utterance is mostly its vowel, so removing all of it removes
+    part of what tells the words apart; removing half still removes half of
+    the channel and speaker offset.
     """
 
     sample_rate: int = 8000
@@ -54,7 +60,12 @@ class FeatureConfig:
     delta_order: int = 2
     delta_width: int = 2
     mean_norm: bool = True
-    var_norm: bool = True
+    var_norm: bool = False
+    # Fraction of the utterance mean that mean_norm subtracts (1: full CMN).
+    mean_norm_weight: float = 0.5
+    # Subtract each utterance's maximum from the first static coefficient
+    # (log energy, or c0 without use_energy).
+    energy_max_norm: bool = True
     # Endpointing (wordrec.vad): trim leading and trailing non-speech.
     trim: bool = True
     vad_onset_db: float = 10.0
@@ -112,6 +123,7 @@ class FeatureConfig:
             ("log_floor", 0.0 < self.log_floor < 1.0),
             ("delta_order", 0 <= self.delta_order <= 2),
             ("delta_width", 1 <= self.delta_width <= 10),
+            ("mean_norm_weight", 0.0 <= self.mean_norm_weight <= 1.0),
             ("vad_onset_db", 0.0 < self.vad_onset_db <= 60.0),
             ("vad_offset_db", 0.0 < self.vad_offset_db <= self.vad_onset_db),
             ("vad_min_speech", 0.0 < self.vad_min_speech <= 5.0),
@@ -138,11 +150,16 @@ class FeatureConfig:
         if "trim" not in data:
             # Written before endpointing existed: those models never trimmed.
             data = {"trim": False, **{k: getattr(cls, k) for k in names if k.startswith("vad_")}, **data}
+        # Written before partial mean and energy normalisation existed: full CMN.
+        data = {**_LEGACY_DEFAULTS, **data}
         for f in dataclasses.fields(cls):
             if f.name not in data:
                 raise WordrecError(f"feature config: missing field {f.name!r}")
             kwargs[f.name] = _coerce(f.name, data[f.name], type(f.default))
         return cls(**kwargs).validated()
+
+
+_LEGACY_DEFAULTS = {"mean_norm_weight": 1.0, "energy_max_norm": False}
 
 
 def _coerce(name, value, kind):
@@ -293,18 +310,27 @@ def deltas(feats: np.ndarray, n_frames: np.ndarray, width: int) -> np.ndarray:
 
 
 def _normalise(feats: np.ndarray, n_frames: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    if not (cfg.mean_norm or cfg.var_norm):
+    if not (cfg.mean_norm or cfg.var_norm or cfg.energy_max_norm):
         return feats
+    orig = feats
     seg = np.concatenate([[0], np.cumsum(n_frames)[:-1]])
-    counts = n_frames[:, None].astype(float)
-    mean = np.add.reduceat(feats, seg, axis=0) / counts
-    centred = feats - np.repeat(mean, n_frames, axis=0)
-    if cfg.var_norm:
-        var = np.add.reduceat(centred**2, seg, axis=0) / counts
-        # A constant dimension (silence, one frame) keeps scale 1 instead of blowing up.
-        std = np.sqrt(np.where(var > 1e-8, var, 1.0))
-        centred /= np.repeat(std, n_frames, axis=0)
-    return centred if cfg.mean_norm else centred + np.repeat(mean, n_frames, axis=0)
+    if cfg.mean_norm or cfg.var_norm:
+        counts = n_frames[:, None].astype(float)
+        mean = np.repeat(np.add.reduceat(feats, seg, axis=0) / counts, n_frames, axis=0)
+        weight = cfg.mean_norm_weight if cfg.mean_norm else 0.0
+        if cfg.var_norm:
+            centred = feats - mean
+            var = np.add.reduceat(centred**2, seg, axis=0) / counts
+            # A constant dimension (silence, one frame) keeps scale 1 instead of blowing up.
+            std = np.sqrt(np.where(var > 1e-8, var, 1.0))
+            centred /= np.repeat(std, n_frames, axis=0)
+            feats = centred if weight == 1.0 else centred + (1.0 - weight) * mean
+        elif weight > 0.0:
+            feats = feats - weight * mean
+    if cfg.energy_max_norm:
+        feats = feats.copy() if feats is orig else feats
+        feats[:, 0] -= np.repeat(np.maximum.reduceat(feats[:, 0], seg), n_frames)
+    return feats
 
 
 def extract_many(signals, cfg: FeatureConfig) -> list[np.ndarray]:

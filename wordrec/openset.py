@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from wordrec.confidence import Calibration, calibrate, evidence
+from wordrec.confidence import Calibration, calibrate, evidence, spectral_variation, steady_floor
 from wordrec.train import TrainConfig, fit_sets
 
 #: Name and Gaussians of the background model.
@@ -141,6 +141,9 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     background = background_set.models[0]
     ev_in, ev_out = held_out_evidence(fold_models, [test for _, test in splits], background)
     calibration = calibrate(ev_in, ev_out, false_rejection)
+    if not features_cfg.var_norm:
+        floor = steady_floor([s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps)
+        calibration = dataclasses.replace(calibration, min_variation=floor)
     return dataclasses.replace(models, background=background, calibration=calibration)
 
 
@@ -163,5 +166,5 @@ def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:
         return None
     _, best, second = top_two(scores)
     ev = evidence(best, second, background_scores(models.background, feats), np.array([len(f) for f in feats]))
-    conf = models.calibration.confidence(ev)
+    conf = models.calibration.confidence(ev, spectral_variation(feats, models.features.n_ceps))
     return np.where(np.isfinite(conf), conf, 0.0)
