@@ -12,7 +12,8 @@ under 30 ms ignored).
 ``run`` then times ``wordrec recognize --segment`` on the take under
 ``/usr/bin/time -v`` and scores its output against the truth: words found
 with both ends within 100 ms, spurious segments (overlapping no word, or
-the lesser part of a split word), and the accuracy of the found words.
+the lesser part of a split word), and the accuracy of the found words (an
+answer of ``<unknown>`` counts as wrong, and their share is reported).
 
 Usage::
 
@@ -100,14 +101,18 @@ def make_take(out: Path, minutes: float, seed: int, snr_db: float) -> Path:
 
 
 def score(truth_path: Path, segments_path: Path) -> dict:
-    """Compare ``path<TAB>start<TAB>end<TAB>word<TAB>score`` lines with the truth."""
+    """Compare ``path<TAB>start<TAB>end<TAB>word<TAB>...`` lines with the truth.
+
+    A found word answered ``<unknown>`` (confidence below the threshold)
+    counts as wrong; how many were is reported too.
+    """
     truth = [(float(a), float(b), w) for a, b, w in (line.split("\t") for line in truth_path.read_text().splitlines())]
     segs = []
     for line in segments_path.read_text().splitlines():
         cols = line.split("\t")
         segs.append((float(cols[1]), float(cols[2]), cols[3]))
     starts = np.array([s[0] for s in segs])
-    found = correct = 0
+    found = correct = unknown = 0
     best: dict = {}
     for j, (a, b, word) in enumerate(truth):
         lo, hi = np.searchsorted(starts, a - 2.0), np.searchsorted(starts, b + 0.1)
@@ -116,6 +121,7 @@ def score(truth_path: Path, segments_path: Path) -> dict:
         if hits:
             found += 1
             correct += segs[hits[0]][2] == word
+            unknown += segs[hits[0]][2] == "<unknown>"
         for i in near:
             overlap = min(segs[i][1], b) - max(segs[i][0], a)
             if overlap > 0 and overlap > best.get(i, (None, 0))[1]:
@@ -134,13 +140,15 @@ def score(truth_path: Path, segments_path: Path) -> dict:
         "spurious": spurious,
         "spurious_pct": 100.0 * spurious / max(len(segs), 1),
         "accuracy_of_found_pct": 100.0 * correct / max(found, 1),
+        "unknown_of_found_pct": 100.0 * unknown / max(found, 1),
     }
 
 
 def _print_score(s: dict) -> None:
     print(
         f"words {s['words']}  segments {s['segments']}  found {s['found']} ({s['found_pct']:.2f} %)  "
-        f"spurious {s['spurious']} ({s['spurious_pct']:.2f} %)  accuracy of found {s['accuracy_of_found_pct']:.2f} %"
+        f"spurious {s['spurious']} ({s['spurious_pct']:.2f} %)  accuracy of found {s['accuracy_of_found_pct']:.2f} % "
+        f"(of which answered <unknown>: {s['unknown_of_found_pct']:.2f} %)"
     )
 
 

@@ -23,6 +23,7 @@ from longtake import word_extent  # noqa: E402
 from wordrec import corpus, model, pipeline, segment
 from wordrec.cli import cli
 from wordrec.features import FeatureConfig
+from wordrec.openset import train_with_rejection
 from wordrec.train import TrainConfig, fit_all
 
 pytestmark = pytest.mark.fsdd
@@ -57,10 +58,13 @@ def _pad(x, rng):
     return np.clip(y, -1, 1)
 
 
-def _train(data, cfg):
+def _train(data, cfg, reject=False):
     items = corpus.load(data).items
-    by_word, _ = pipeline.features_by_word(list(items), cfg)
-    return fit_all(by_word, cfg, TrainConfig(), jobs=os.cpu_count() or 1)
+    jobs = os.cpu_count() or 1
+    by_word, _ = pipeline.features_by_word(list(items), cfg, jobs=jobs)
+    if reject:  # with the background model and calibrated confidence, as 'wordrec train' does
+        return train_with_rejection(by_word, cfg, TrainConfig(), jobs=jobs)
+    return fit_all(by_word, cfg, TrainConfig(), jobs=jobs)
 
 
 def _accuracy(model_path, data) -> float:
@@ -87,7 +91,7 @@ def padded(root, tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean_model(root, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "clean.model"
-    model.save(_train(root / "train", FeatureConfig.for_rate(RATE)), path)
+    model.save(_train(root / "train", FeatureConfig.for_rate(RATE), reject=True), path)
     return path
 
 
@@ -209,13 +213,24 @@ def test_segment_cli_prints_one_line_per_word_and_json(takes, clean_model, tmp_p
     lines = result.stdout.strip().splitlines()
     assert abs(len(lines) - len(truth)) <= 1
     for line in lines:
-        p, start, end, word, score = line.split("\t")
-        assert p == str(path) and 0 <= float(start) < float(end) and word in "0123456789" and float(score) < 0
+        p, start, end, word, score, confidence = line.split("\t")
+        assert p == str(path) and 0 <= float(start) < float(end) and float(score) < 0
+        assert 0.0 <= float(confidence) <= 1.0
+        assert word in "0123456789" or word == "<unknown>"
+    # Mostly words: the take is FSDD test words, the model knows all digits.
+    assert sum(line.split("\t")[3] != "<unknown>" for line in lines) >= 0.9 * len(lines)
     result = runner.invoke(cli, ["recognize", "-m", str(clean_model), "--segment", "--json", str(path)])
     assert result.exit_code == 0, result.output
     segments = json.loads(result.stdout)
     assert [f"{s['start_s']:.3f}" for s in segments] == [line.split("\t")[1] for line in lines]
-    assert {"path", "start_s", "end_s", "word", "log_lik", "n_frames", "nbest"} <= set(segments[0])
+    assert {"path", "start_s", "end_s", "word", "best_word", "log_lik", "confidence", "n_frames", "nbest"} <= set(segments[0])
+    assert [s["word"] for s in segments] == [line.split("\t")[3] for line in lines]
+    # --no-reject answers a word for every segment.
+    result = runner.invoke(cli, ["recognize", "-m", str(clean_model), "--segment", "--no-reject", "--json", str(path)])
+    assert all(s["word"] == s["best_word"] for s in json.loads(result.stdout))
+    # A threshold of 1 rejects everything.
+    result = runner.invoke(cli, ["recognize", "-m", str(clean_model), "--segment", "--threshold", "1", "--json", str(path)])
+    assert {s["word"] for s in json.loads(result.stdout)} == {"<unknown>"}
 
 
 def test_no_speech_is_reported_not_scored(clean_model, tmp_path, rng):

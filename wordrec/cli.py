@@ -185,7 +185,7 @@ def _print_train_summary(models) -> None:
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="Reject answers whose confidence is below this.  [default: the model's calibrated threshold]")
 @click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood'.")
+@click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood<TAB>confidence' (<unknown> below the threshold, as for single words).")
 def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, segment):
     """Recognise the word spoken in each file (folders are searched for audio).
 
@@ -205,7 +205,7 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, se
     for where, why in skipped:
         _say(f"Skipped: {where}: {why}")
     if segment:
-        return _recognize_segments(models, files, nbest, as_json, quiet)
+        return _recognize_segments(models, files, nbest, as_json, quiet, _threshold(models, threshold, no_reject))
     with _progress(len(files), "Recognising", quiet or len(files) < 50) as bar:
         answers = pipeline.recognize_files(models, files, nbest, bar.update, threshold, not no_reject)
     failed = [a.failure for a in answers if a.failure]
@@ -224,7 +224,16 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, se
         sys.exit(EXIT_SOME_FAILED)
 
 
-def _recognize_segments(models, files, nbest, as_json, quiet) -> None:
+def _threshold(models, threshold, no_reject) -> float:
+    """The confidence below which answers are <unknown> (0: accept all)."""
+    if no_reject:
+        return 0.0
+    if threshold is not None:
+        return threshold
+    return models.calibration.threshold if models.calibration is not None else 0.0
+
+
+def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None:
     """recognize --segment: stream each take, print each word as it is found."""
     from wordrec import segment
 
@@ -237,9 +246,9 @@ def _recognize_segments(models, files, nbest, as_json, quiet) -> None:
                 for seg in segment.segment_file(models, path, nbest, bar.update):
                     n_found += 1
                     if as_json:
-                        found.append(_segment_json(seg))
+                        found.append(_segment_json(seg, threshold))
                     else:
-                        click.echo(_segment_line(seg, nbest))
+                        click.echo(_segment_line(seg, nbest, threshold))
         except WordrecError as exc:
             failed.append(str(exc))
             _say(f"Error: {exc}")
@@ -253,24 +262,35 @@ def _recognize_segments(models, files, nbest, as_json, quiet) -> None:
         sys.exit(EXIT_SOME_FAILED)
 
 
-def _segment_line(seg, nbest: int) -> str:
+def _segment_word(seg, threshold: float) -> str:
+    from wordrec.confidence import UNKNOWN
+
+    if seg.ranked is None or (seg.confidence is not None and seg.confidence < threshold):
+        return UNKNOWN
+    return seg.ranked.best
+
+
+def _segment_line(seg, nbest: int, threshold: float) -> str:
     head = f"{seg.path}\t{seg.start_s:.3f}\t{seg.end_s:.3f}"
     if seg.ranked is None:
-        return f"{head}\t<unknown>\t-inf"
-    line = f"{head}\t{seg.ranked.best}\t{_fmt(seg.ranked.log_lik)}"
+        return f"{head}\t<unknown>\t-inf\t-"
+    conf = "-" if seg.confidence is None else f"{seg.confidence:.3f}"
+    line = f"{head}\t{_segment_word(seg, threshold)}\t{_fmt(seg.ranked.log_lik)}\t{conf}"
     if nbest > 1:
         line += "".join(f"\t{w}\t{_fmt(s)}" for w, s in zip(seg.ranked.words, seg.ranked.log_liks))
     return line
 
 
-def _segment_json(seg) -> dict:
+def _segment_json(seg, threshold: float) -> dict:
     ranked = seg.ranked
     return {
         "path": seg.path,
         "start_s": seg.start_s,
         "end_s": seg.end_s,
-        "word": ranked.best if ranked else "<unknown>",
+        "word": _segment_word(seg, threshold),
+        "best_word": ranked.best if ranked else None,
         "log_lik": ranked.log_lik if ranked else None,
+        "confidence": seg.confidence,
         "n_frames": seg.n_frames,
         "nbest": [{"word": w, "log_lik": s} for w, s in zip(ranked.words, ranked.log_liks)] if ranked else [],
     }

@@ -23,6 +23,7 @@ import numpy as np
 
 from wordrec import audio, features, vad
 from wordrec.errors import WordrecError
+from wordrec.openset import confidences
 from wordrec.recognize import Ranked, rank, score
 
 #: Seconds of audio decoded per block.
@@ -41,7 +42,8 @@ class Segment:
     ``start_s`` and ``end_s`` (seconds from the start of the file) say where
     the detector found speech; the audio recognised extends ``vad_margin``
     beyond them on both sides.  ``ranked`` is None when the region is too
-    short for every word model.
+    short for every word model.  ``confidence`` is that of the best word
+    (see :mod:`wordrec.openset`), None when the model has no calibration.
     """
 
     path: str
@@ -49,6 +51,7 @@ class Segment:
     end_s: float
     ranked: Ranked | None
     n_frames: int
+    confidence: float | None = None
 
 
 def segment_file(
@@ -120,14 +123,15 @@ def _recognise(models, path: str, rate: int, regions, nbest) -> list[Segment]:
     usable = [i for i, s in enumerate(signals) if len(s) > 0]
     feats = features.extract_many([signals[i] for i in usable], cfg)
     rows = score(models, feats) if feats else np.zeros((0, len(models.models)))
-    found = {i: (row, len(f)) for i, row, f in zip(usable, rows, feats)}
+    conf = confidences(models, feats, rows) if feats else None
+    found = {k: (row, len(f), None if conf is None else float(conf[j])) for j, (k, row, f) in enumerate(zip(usable, rows, feats))}
     out = []
     for i, region in enumerate(regions):
-        row, n_frames = found.get(i, (None, 0))
+        row, n_frames, c = found.get(i, (None, 0, None))
         ranked = rank(row, models.words, nbest) if row is not None else None
         if ranked is not None and not ranked.words:
-            ranked = None
-        out.append(Segment(path, region.speech_start / rate, region.speech_end / rate, ranked, n_frames))
+            ranked, c = None, None
+        out.append(Segment(path, region.speech_start / rate, region.speech_end / rate, ranked, n_frames, c))
     return out
 
 
