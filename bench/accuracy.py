@@ -55,7 +55,12 @@ sys.path.insert(0, str(REPO))
 
 from wordrec import corpus, crossval, pipeline  # noqa: E402
 from wordrec.features import FeatureConfig  # noqa: E402
+from wordrec.augment import NoiseCopies  # noqa: E402
 from wordrec.train import TrainConfig  # noqa: E402
+
+#: The noisy copies `wordrec train` adds with its defaults; both recognisers
+#: train on them (identical training data), neither is tested on them.
+NOISE = NoiseCopies.of(TrainConfig())
 
 SPEAKER = r"_([a-z]+)_"  # FSDD names: {digit}_{speaker}_{index}.wav
 HMMLEARN = {
@@ -175,7 +180,7 @@ def rate_and_config(train_items) -> FeatureConfig:
     return FeatureConfig.for_rate(rate)
 
 
-def measure(name, folds, feats, cfg, recognisers, timings) -> dict:
+def measure(name, folds, feats, cfg, recognisers, timings, copies=None) -> dict:
     """Run every recogniser on the same folds and features.
 
     ``recognisers`` maps a label to a function ``(FeatureConfig, log) ->
@@ -189,7 +194,7 @@ def measure(name, folds, feats, cfg, recognisers, timings) -> dict:
         t0 = time.monotonic()
         say(f"  {name}: {label} ...")
         done = lambda fold: say(f"    fold {fold} done ({time.monotonic() - t0:.0f} s)")  # noqa: E731
-        result, failures = crossval.run(folds, feats, trainer, done)
+        result, failures = crossval.run(folds, feats, trainer, done, copies)
         result["failures"] = [{"path": f.path, "message": f.message} for f in failures]
         seconds = time.monotonic() - t0
         result["seconds"] = round(seconds, 1)
@@ -206,13 +211,13 @@ def fsdd_experiments(root: Path, recognisers, timings) -> list[dict]:
     cfg = rate_and_config(train)
     t0 = time.monotonic()
     say(f"FSDD: featurising {len(train) + len(test)} files at {cfg.sample_rate} Hz")
-    feats, unreadable = crossval.featurise(train + test, cfg)
+    feats, unreadable, copies = crossval.featurise(train + test, cfg, noise=NOISE)
     timings["features"] = timings.get("features", 0.0) + time.monotonic() - t0
     for f in unreadable:
         say(f"Error: {f.message}")
-    a = measure("(a) FSDD train -> test", [("test", train, test)], feats, cfg, recognisers, timings)
+    a = measure("(a) FSDD train -> test", [("test", train, test)], feats, cfg, recognisers, timings, copies)
     speakers = crossval.by_group(train, SPEAKER)
-    b = measure("(b) FSDD leave-one-speaker-out (train/)", speakers, feats, cfg, recognisers, timings)
+    b = measure("(b) FSDD leave-one-speaker-out (train/)", speakers, feats, cfg, recognisers, timings, copies)
     return [a, b]
 
 
@@ -231,11 +236,11 @@ def synthetic_experiment(recognisers, timings) -> dict | None:
         train = list(corpus.load(Path(tmp) / "train").items)
         test = list(corpus.load(Path(tmp) / "test").items)
         cfg = rate_and_config(train)
-        feats, unreadable = crossval.featurise(train + test, cfg)
+        feats, unreadable, copies = crossval.featurise(train + test, cfg, noise=NOISE)
         timings["synthesis+features"] = time.monotonic() - t0
         for f in unreadable:
             say(f"Error: {f.message}")
-        e = measure("(c) synthetic, unseen voices", [("test", train, test)], feats, cfg, recognisers, timings)
+        e = measure("(c) synthetic, unseen voices", [("test", train, test)], feats, cfg, recognisers, timings, copies)
         condition = {str(Path(tmp) / f["path"]): f["condition"] for f in summary["files"] if f["split"] == "test"}
         for result in e["results"].values():
             result["by_condition"] = by_condition(test, result, condition, tmp)

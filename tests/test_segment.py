@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "bench"))
 # Where a word is in a clean recording: the same definition the long-take bench scores against.
 from longtake import word_extent  # noqa: E402
 from wordrec import corpus, model, pipeline, segment
+from wordrec.augment import NoiseCopies
 from wordrec.cli import cli
 from wordrec.features import FeatureConfig
 from wordrec.openset import train_with_rejection
@@ -61,10 +62,11 @@ def _pad(x, rng):
 def _train(data, cfg, reject=False):
     items = corpus.load(data).items
     jobs = os.cpu_count() or 1
-    by_word, _ = pipeline.features_by_word(list(items), cfg, jobs=jobs)
+    noise = NoiseCopies.of(TrainConfig())
+    by_word, _, copies = pipeline.features_by_word(list(items), cfg, jobs=jobs, noise=noise)
     if reject:  # with the background model and calibrated confidence, as 'wordrec train' does
-        return train_with_rejection(by_word, cfg, TrainConfig(), jobs=jobs)
-    return fit_all(by_word, cfg, TrainConfig(), jobs=jobs)
+        return train_with_rejection(by_word, cfg, TrainConfig(), jobs=jobs, copies=copies)
+    return fit_all(by_word, cfg, TrainConfig(), jobs=jobs, copies=copies)
 
 
 def _accuracy(model_path, data) -> float:

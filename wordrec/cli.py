@@ -94,6 +94,7 @@ def _training_options(note: str):
         click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help=f"{note}State topology.  [default: left-to-right]"),
         click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=f"{note}Variance floor as a fraction of the global variance.  [default: 0.01]"),
         click.option("--seed", default=None, type=int, help=f"{note}Random seed (with cross-validation, also of the folds).  [default: 0]"),
+        click.option("--noise-copies", default=None, type=click.FloatRange(0, 1), help=f"{note}Share of the recordings also trained on with noise added, 15-30 dB down (0: none).  [default: 0.25]"),
     ]
 
     def apply(command):
@@ -104,9 +105,12 @@ def _training_options(note: str):
     return apply
 
 
-def _training_overrides(states, mix, iters, tol, topology, var_floor, seed) -> dict:
+def _training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies) -> dict:
     """The EM settings given on the command line, as TrainConfig fields."""
-    given = dict(n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed)
+    given = dict(
+        n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed,
+        noise_copies=noise_copies,
+    )
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -120,7 +124,7 @@ def _training_overrides(states, mix, iters, tol, topology, var_floor, seed) -> d
 @click.option("--false-rejection", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
-def train(data, output, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, reject, false_rejection, quiet, no_trim):
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, sample_rate, jobs, reject, false_rejection, quiet, no_trim):
     """Train one GMM-HMM per word on DATA and write the model file.
 
     DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
@@ -136,7 +140,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
     from wordrec.features import FeatureConfig
     from wordrec.train import TrainConfig, fit_all
 
-    train_cfg = TrainConfig(**_training_overrides(states, mix, iters, tol, topology, var_floor, seed)).validated()
+    train_cfg = TrainConfig(**_training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies)).validated()
     found = corpus.load(data)
     for where, why in found.skipped:
         _say(f"Skipped: {where}: {why}")
@@ -145,8 +149,12 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
     _report_failures(unreadable)
     feature_cfg = FeatureConfig.for_rate(rate, trim=not no_trim)
     jobs = jobs or os.cpu_count() or 1
+    from wordrec.augment import NoiseCopies
+
     with _progress(len(items), "Features", quiet) as bar:
-        by_word, failures = pipeline.features_by_word(items, feature_cfg, bar.update, words=found.words, jobs=jobs)
+        by_word, failures, copies = pipeline.features_by_word(
+            items, feature_cfg, bar.update, words=found.words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
+        )
     _report_failures(failures)
     failures = unreadable + failures
     if not by_word:
@@ -158,22 +166,24 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, samp
 
         with _progress(n_models(by_word), "Training and calibrating", quiet) as bar:
             models = train_with_rejection(
-                by_word, feature_cfg, train_cfg, false_rejection, jobs=jobs, progress=lambda word: bar.update(1)
+                by_word, feature_cfg, train_cfg, false_rejection, jobs=jobs, progress=lambda word: bar.update(1),
+                copies=copies,
             )
     else:
         with _progress(len(by_word), "Training", quiet) as bar:
-            models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: bar.update(1))
+            models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: bar.update(1), copies=copies)
     model.save(models, output)
     _print_train_summary(models)
     _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")
 
 
 def _print_train_summary(models) -> None:
-    click.echo("word\trecordings\tframes\tstates\titerations\tlog_lik_per_frame")
+    click.echo("word\trecordings\tnoisy_copies\tframes\tstates\titerations\tlog_lik_per_frame")
     for word, d in models.diagnostics["words"].items():
         iterations = sum(len(stage) - 1 for stage in d["log_lik"])
         click.echo(
-            f"{word}\t{d['n_recordings']}\t{d['n_frames']}\t{d['n_states']}\t{iterations}\t{d['log_lik_per_frame']:.3f}"
+            f"{word}\t{d['n_recordings']}\t{d.get('n_noisy_copies', 0)}\t{d['n_frames']}\t{d['n_states']}\t"
+            f"{iterations}\t{d['log_lik_per_frame']:.3f}"
         )
 
 
@@ -333,7 +343,7 @@ def _group_regex(ctx, param, value):
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, sample_rate, jobs, oov_dir, threshold, as_json, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, sample_rate, jobs, oov_dir, threshold, as_json, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -350,7 +360,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
       wordrec eval recordings/ --folds 5 --seed 1
       wordrec eval recordings/ --group-by '_([a-z]+)_'    # leave one speaker out
     """
-    cv_options = _training_overrides(states, mix, iters, tol, topology, var_floor, seed)
+    cv_options = _training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies)
     if folds is not None and group_by is not None:
         raise click.UsageError("--folds and --group-by are two ways to cross-validate: give one")
     cross = folds is not None or group_by is not None

@@ -142,27 +142,32 @@ def wordrec_trainer(feature_cfg, train_cfg, jobs: int = 1) -> Callable:
     return fit
 
 
-def featurise(items, feature_cfg, progress=None, jobs: int = 1) -> tuple[dict, list]:
+def featurise(items, feature_cfg, progress=None, jobs: int = 1, noise=None) -> tuple[dict, list, dict]:
     """Features of every distinct file, computed once (in ``jobs`` worker processes).
 
     Returns
     -------
     feats : dict of str (path) -> ndarray (n_frames, n_features)
     failures : list of pipeline.Failure
+    copies : dict of str (path) -> ndarray
+        Features of the noisy copies ``noise`` picked
+        (:class:`wordrec.augment.NoiseCopies`; empty without it).
     """
     from wordrec.pipeline import Failure, extract_files
 
     paths = list(dict.fromkeys(str(p) for p, _ in items))
-    feats, failures = {}, []
-    for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True, jobs=jobs)):
+    feats, failures, copies = {}, [], {}
+    for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True, jobs=jobs, noise=noise)):
         if isinstance(f, Failure):
             failures.append(f)
+        elif isinstance(f, tuple):
+            feats[p], copies[p] = f
         else:
             feats[p] = f
-    return feats, failures
+    return feats, failures, copies
 
 
-def run(folds, feats: dict, trainer: Callable, progress=None) -> tuple[dict, list]:
+def run(folds, feats: dict, trainer: Callable, progress=None, copies: dict | None = None) -> tuple[dict, list]:
     """Train and test every fold; pool the results.
 
     Parameters
@@ -174,6 +179,9 @@ def run(folds, feats: dict, trainer: Callable, progress=None) -> tuple[dict, lis
         ``{word: [features]} -> Scorer``, e.g. :func:`wordrec_trainer`.
     progress : callable, optional
         Called with the fold name after each fold.
+    copies : dict of str (path) -> ndarray, optional
+        Noisy copies of training files, added to a fold's training data
+        after its recordings (as ``wordrec train`` does).
 
     Returns
     -------
@@ -199,6 +207,9 @@ def run(folds, feats: dict, trainer: Callable, progress=None) -> tuple[dict, lis
                 by_word.setdefault(w, []).append(feats[str(p)])
         if not by_word:
             raise WordrecError(f"fold {name}: no usable recordings to train on")
+        for p, w in train_items:
+            if copies and str(p) in copies:
+                by_word[w].append(copies[str(p)])
         scorer = trainer(by_word)
         tested = [(str(p), w) for p, w in test_items if str(p) in feats]
         scores = scorer.score([feats[p] for p, _ in tested]) if tested else np.zeros((0, len(scorer.words)))
@@ -255,9 +266,11 @@ def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, 
     failures : list of pipeline.Failure
         Unreadable files, then files no model could explain.
     """
+    from wordrec.augment import NoiseCopies
+
     items = [it for _, train, test in folds for it in (*test, *train)]
-    feats, unreadable = featurise(items, feature_cfg, progress, jobs)
-    result, failures = run(folds, feats, wordrec_trainer(feature_cfg, train_cfg, jobs), fold_progress)
+    feats, unreadable, copies = featurise(items, feature_cfg, progress, jobs, NoiseCopies.of(train_cfg))
+    result, failures = run(folds, feats, wordrec_trainer(feature_cfg, train_cfg, jobs), fold_progress, copies)
     failures = unreadable + failures
     result["n_failed"] = len(failures)
     return result, failures

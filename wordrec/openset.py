@@ -14,7 +14,8 @@ import dataclasses
 import numpy as np
 
 from wordrec.confidence import Calibration, calibrate, evidence, spectral_variation, steady_floor
-from wordrec.train import TrainConfig, fit_sets
+from wordrec.parallel import ordered_map
+from wordrec.train import TrainConfig, fit_sets, merged, with_copies_noted
 
 #: Name and Gaussians of the background model.
 BACKGROUND = "<background>"
@@ -90,33 +91,38 @@ def held_out_folds(by_word: dict, folds: int = 2) -> list[tuple[dict, list]]:
     return out
 
 
-def held_out_evidence(fold_models, fold_tests, background):
+def held_out_evidence(fold_models, fold_tests, background, jobs: int = 1):
     """Evidence of held-out recordings: ``(in_vocabulary, out_of_vocabulary)``, each ``(n, 2)``.
 
-    Per fold, every held-out recording is scored against all words of the
-    models trained without it (an in-vocabulary example) and against all
-    words but its own (an out-of-vocabulary example).
+    Per fold (one worker process each, with ``jobs > 1``), every held-out
+    recording is scored against all words of the models trained without it
+    (an in-vocabulary example) and against all words but its own (an
+    out-of-vocabulary example).
     """
+    tasks = [(models, test, background) for models, test in zip(fold_models, fold_tests)]
+    pairs = ordered_map(_fold_evidence, tasks, jobs)
+    if not pairs:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    return np.vstack([p[0] for p in pairs]), np.vstack([p[1] for p in pairs])
+
+
+def _fold_evidence(task):
     from wordrec.recognize import score
 
-    ev_in, ev_out = [], []
-    for models, test in zip(fold_models, fold_tests):
-        feats = [s for _, s in test]
-        truth = np.array([j for j, _ in test])
-        scores = score(models, feats)
-        bgs = background_scores(background, feats)
-        n = np.array([len(f) for f in feats])
-        _, best, second = top_two(scores)
-        ev_in.append(evidence(best, second, bgs, n))
-        _, best, second = top_two(scores, exclude=truth)
-        ev_out.append(evidence(best, second, bgs, n))
-    if not ev_in:
-        return np.zeros((0, 2)), np.zeros((0, 2))
-    return np.vstack(ev_in), np.vstack(ev_out)
+    models, test, background = task
+    feats = [s for _, s in test]
+    truth = np.array([j for j, _ in test])
+    scores = score(models, feats)
+    bgs = background_scores(background, feats)
+    n = np.array([len(f) for f in feats])
+    _, best, second = top_two(scores)
+    ev_in = evidence(best, second, bgs, n)
+    _, best, second = top_two(scores, exclude=truth)
+    return ev_in, evidence(best, second, bgs, n)
 
 
 def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_rejection: float = 0.02,
-                         folds: int = 2, jobs: int = 1, progress=None):
+                         folds: int = 2, jobs: int = 1, progress=None, copies: dict | None = None):
     """Word models for ``by_word`` with a background model and a calibrated rejection threshold.
 
     Trains, in one pool: the word models on all recordings, the background
@@ -128,6 +134,9 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     speech, and refitting it per fold left the equal error rate on FSDD
     unchanged (4.25 %) while taking two more background fits.
 
+    ``copies`` (noisy copies of recordings, by word) join the final word
+    models' training data only.
+
     Returns
     -------
     ModelSet
@@ -136,10 +145,12 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     """
     fold_cfg = dataclasses.replace(cfg, max_iter=min(cfg.max_iter, CALIBRATION_ITERS))
     splits = held_out_folds(by_word, folds)
-    problems = [(by_word, cfg), background_problem(by_word, cfg)] + [(train, fold_cfg) for train, _ in splits]
+    problems = [(merged(by_word, copies), cfg), background_problem(by_word, cfg)]
+    problems += [(train, fold_cfg) for train, _ in splits]
     models, background_set, *fold_models = fit_sets(problems, features_cfg, jobs, progress)
+    models = with_copies_noted(models, copies)
     background = background_set.models[0]
-    ev_in, ev_out = held_out_evidence(fold_models, [test for _, test in splits], background)
+    ev_in, ev_out = held_out_evidence(fold_models, [test for _, test in splits], background, jobs)
     calibration = calibrate(ev_in, ev_out, false_rejection)
     if not features_cfg.var_norm:
         floor = steady_floor([s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps)

@@ -69,7 +69,7 @@ def pick_rate(paths, rate: int | None = None) -> tuple[int, list[Failure]]:
     return rate_found, failures
 
 
-def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = False, jobs: int = 1):
+def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = False, jobs: int = 1, noise=None):
     """Read and featurise files in chunks, in ``jobs`` worker processes.
 
     With ``labelled`` (training data, whose labels say a word is there), a
@@ -79,16 +79,25 @@ def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = Fal
     A path that is a folder stands for a folder in which no audio file was
     found (see :func:`wordrec.corpus.expand`) and fails as such.
 
+    Parameters
+    ----------
+    noise : wordrec.augment.NoiseCopies, optional
+        Recordings it picks (by their position in ``paths``) also give the
+        features of a noisy copy, made after endpointing.
+
     Returns
     -------
-    list of ndarray (n_frames, n_features) or Failure, one per path
-        The same for any ``jobs``.
+    list, one per path
+        A Failure, an ndarray (n_frames, n_features), or with ``noise`` a
+        pair of them (the recording's, its noisy copy's) for the picked
+        recordings.  The same for any ``jobs``.
     """
     paths = list(paths)
     # Chunks small enough to keep every worker busy, large enough that the
     # front end batches many recordings per FFT.
     size = max(_MIN_CHUNK_FILES, min(_CHUNK_FILES, -(-len(paths) // (4 * max(1, jobs)))))
-    chunks = [(paths[a : a + size], cfg, labelled) for a in range(0, len(paths), size)]
+    chunks = [(paths[a : a + size], a, cfg, labelled, noise) for a in range(0, len(paths), size)]
+
     def done(i: int) -> None:
         if progress:
             progress(len(chunks[i][0]))
@@ -98,9 +107,9 @@ def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = Fal
 
 def _extract_chunk(task) -> list:
     """:func:`extract_files` on one chunk of paths, in this process."""
-    paths, cfg, labelled = task
+    paths, first, cfg, labelled, noise = task
     signals, slots = [], []
-    for p in paths:
+    for k, p in enumerate(paths):
         try:
             if Path(p).is_dir():
                 raise WordrecError(f"{p}: folder holds no audio files")
@@ -112,15 +121,25 @@ def _extract_chunk(task) -> list:
                 if trimmed is None and not labelled:
                     raise WordrecError(f"{p}: no speech found")
                 signal = signal if trimmed is None else trimmed
-            slots.append(len(signals))
-            signals.append(signal)
+            copy = noise.copy(signal, first + k) if noise is not None else None
+            slots.append(len(signals) if copy is None else (len(signals), len(signals) + 1))
+            signals.extend([signal] if copy is None else [signal, copy])
         except WordrecError as exc:
             slots.append(Failure(str(p), str(exc)))
     feats = features.extract_many(signals, cfg)
-    return [feats[s] if isinstance(s, int) else s for s in slots]
+    out = []
+    for s in slots:
+        if isinstance(s, Failure):
+            out.append(s)
+        elif isinstance(s, tuple):
+            out.append((feats[s[0]], feats[s[1]]))
+        else:
+            out.append(feats[s])
+    return out
 
 
-def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs: int = 1) -> tuple[dict, list[Failure]]:
+def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs: int = 1,
+                     noise=None) -> tuple[dict, list[Failure], dict]:
     """Featurise ``(path, word)`` items, grouped by word.
 
     Parameters
@@ -135,6 +154,8 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs:
         when all its files were filtered out before this call.
     jobs : int
         Worker processes for reading and featurising.
+    noise : wordrec.augment.NoiseCopies, optional
+        Noisy copies to make (see :func:`extract_files`).
 
     Returns
     -------
@@ -142,19 +163,25 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs:
         Empty when nothing was usable; the caller decides what that means.
     failures : list of Failure
         Unusable files, and words left with no usable recording.
+    copies : dict of str -> list of ndarray
+        The noisy copies' features, by word (empty without ``noise``).
     """
-    feats = extract_files([p for p, _ in items], cfg, progress, labelled=True, jobs=jobs)
+    feats = extract_files([p for p, _ in items], cfg, progress, labelled=True, jobs=jobs, noise=noise)
     by_word: dict = {}
+    copies: dict = {}
     failures = []
     for (_, word), f in zip(items, feats):
         if isinstance(f, Failure):
             failures.append(f)
+        elif isinstance(f, tuple):
+            by_word.setdefault(word, []).append(f[0])
+            copies.setdefault(word, []).append(f[1])
         else:
             by_word.setdefault(word, []).append(f)
     wanted = set(words) if words is not None else {w for _, w in items}
     for word in sorted(wanted - set(by_word)):
         failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
-    return by_word, failures
+    return by_word, failures, copies
 
 
 def too_short(models, n_frames: int) -> str:

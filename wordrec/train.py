@@ -64,6 +64,13 @@ class TrainConfig:
         from the original, one on each side.
     seed : int
         Seed for everything random in training.
+    noise_copies : float
+        Share of the training recordings that also go into the word models
+        with white or pink noise added (:mod:`wordrec.augment`); 0 turns
+        it off.  The background model and the calibration folds use the
+        recordings as they are.
+    noise_snr_low, noise_snr_high : float
+        The noise is this many dB (drawn uniformly) below each recording.
     """
 
     n_states: int = 6
@@ -78,6 +85,9 @@ class TrainConfig:
     min_occupancy: float = 2.0
     split_offset: float = 0.2
     seed: int = 0
+    noise_copies: float = 0.25
+    noise_snr_low: float = 15.0
+    noise_snr_high: float = 30.0
 
     def validated(self) -> "TrainConfig":
         checks = [
@@ -92,6 +102,8 @@ class TrainConfig:
             ("weight_floor", 0.0 < self.weight_floor * self.n_mix < 1.0),
             ("min_occupancy", self.min_occupancy >= 0.0),
             ("split_offset", 0.0 < self.split_offset <= 2.0),
+            ("noise_copies", 0.0 <= self.noise_copies <= 1.0),
+            ("noise_snr_high", -20.0 <= self.noise_snr_low <= self.noise_snr_high <= 100.0),
         ]
         for name, ok in checks:
             if not ok:
@@ -335,7 +347,7 @@ def _fit_job(args):
     return fit_word(word, seqs, cfg, floor)
 
 
-def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=None) -> ModelSet:
+def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=None, copies: dict | None = None) -> ModelSet:
     """Train every word; words run in parallel processes when ``jobs > 1``.
 
     Parameters
@@ -347,12 +359,29 @@ def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=N
         Worker processes.  The result is the same for any value.
     progress : callable, optional
         Called with the word after each word is trained.
+    copies : dict of str -> list of ndarray, optional
+        Noisy copies of recordings (:mod:`wordrec.augment`), trained on
+        after each word's recordings.
 
     Returns
     -------
     ModelSet
     """
-    return fit_sets([(by_word, cfg)], features, jobs, progress)[0]
+    return with_copies_noted(fit_sets([(merged(by_word, copies), cfg)], features, jobs, progress)[0], copies)
+
+
+def merged(by_word: dict, copies: dict | None) -> dict:
+    """Each word's recordings followed by its noisy copies."""
+    return {w: list(v) + list((copies or {}).get(w, [])) for w, v in by_word.items()}
+
+
+def with_copies_noted(models: ModelSet, copies: dict | None) -> ModelSet:
+    """Diagnostics that count a word's recordings and its noisy copies apart."""
+    for w, d in models.diagnostics["words"].items():
+        n = len((copies or {}).get(w, []))
+        d["n_recordings"] -= n
+        d["n_noisy_copies"] = n
+    return models
 
 
 def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]:
