@@ -20,8 +20,9 @@ Measured in one run, each number the median of --runs runs (default 3):
   wordrec.recognize.score against GMMHMM.score per file per model (as users
   write it), with hmmlearn given the same model parameters;
 * end to end, as separate processes under /usr/bin/time: ``wordrec train``
-  with defaults (wall time, and peak memory: PSS summed over the process
-  and its workers, sampled from /proc every 50 ms), ``wordrec eval``,
+  with defaults (wall time; and peak memory in one more run: PSS summed
+  over the process and its workers, sampled from /proc every 50 ms, which
+  slows the command), ``wordrec eval``,
   ``wordrec --help``; once in the caller's environment and once with one
   BLAS/OpenMP thread per process (--cli-env);
 * scaling: EM as above on 250, 500, 1000 and 2250 training files, and
@@ -142,8 +143,13 @@ def _tree_pss_kb(pid: int) -> int:
     return total
 
 
-def run_command(args: list[str], cwd: str, env: dict) -> dict:
-    """Wall time, CPU time and peak memory of one command under /usr/bin/time -v."""
+def run_command(args: list[str], cwd: str, env: dict, memory: bool = False) -> dict:
+    """Wall time, CPU time and peak memory of one command under /usr/bin/time -v.
+
+    With ``memory``, the PSS of the process tree is also sampled every 50 ms
+    (``tree_pss_mb``); the sampling walks /proc and takes CPU from the
+    command, so timed runs do without it.
+    """
     cmd = ["/usr/bin/time", "-v"] + args
     peak = [0]
     w = time.perf_counter()
@@ -155,11 +161,13 @@ def run_command(args: list[str], cwd: str, env: dict) -> dict:
             peak[0] = max(peak[0], _tree_pss_kb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if memory:
+        sampler.start()
     _, err = proc.communicate()
     wall = time.perf_counter() - w
     done.set()
-    sampler.join()
+    if memory:
+        sampler.join()
     fields = {}
     for line in err.splitlines():
         key, _, value = line.strip().partition(": ")
@@ -188,6 +196,8 @@ def commands(root: Path, runs: int, env: dict) -> dict:
             out[name] = {k: float(np.median([r[k] for r in rs])) for k in rs[0]}
             out[name]["walls"] = [r["wall"] for r in rs]
             out[name]["runs"] = runs
+            # Memory in one more run, sampled (which would slow the timed ones).
+            out[name]["tree_pss_mb"] = run_command(args, tmp, env, memory=True)["tree_pss_mb"]
     return out
 
 
