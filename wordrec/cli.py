@@ -137,6 +137,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     import os
 
     from wordrec import corpus, model, pipeline
+    from wordrec.augment import NoiseCopies
     from wordrec.features import FeatureConfig
     from wordrec.train import TrainConfig, fit_all
 
@@ -149,8 +150,6 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     _report_failures(unreadable)
     feature_cfg = FeatureConfig.for_rate(rate, trim=not no_trim)
     jobs = jobs or os.cpu_count() or 1
-    from wordrec.augment import NoiseCopies
-
     with _progress(len(items), "Features", quiet) as bar:
         by_word, failures, copies = pipeline.features_by_word(
             items, feature_cfg, bar.update, words=found.words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
@@ -215,7 +214,9 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, se
     for where, why in skipped:
         _say(f"Skipped: {where}: {why}")
     if segment:
-        return _recognize_segments(models, files, nbest, as_json, quiet, _threshold(models, threshold, no_reject))
+        return _recognize_segments(
+            models, files, nbest, as_json, quiet, pipeline.rejection_threshold(models, threshold, not no_reject)
+        )
     with _progress(len(files), "Recognising", quiet or len(files) < 50) as bar:
         answers = pipeline.recognize_files(models, files, nbest, bar.update, threshold, not no_reject)
     failed = [a.failure for a in answers if a.failure]
@@ -232,15 +233,6 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, se
                 click.echo(line)
     if failed:
         sys.exit(EXIT_SOME_FAILED)
-
-
-def _threshold(models, threshold, no_reject) -> float:
-    """The confidence below which answers are <unknown> (0: accept all)."""
-    if no_reject:
-        return 0.0
-    if threshold is not None:
-        return threshold
-    return models.calibration.threshold if models.calibration is not None else 0.0
 
 
 def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None:

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from wordrec.confidence import Calibration, calibrate, evidence, spectral_variation, steady_floor
+from wordrec.confidence import calibrate, evidence, spectral_variation, steady_floor
 from wordrec.parallel import ordered_map
 from wordrec.train import TrainConfig, fit_sets, merged, with_copies_noted
 

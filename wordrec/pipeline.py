@@ -213,6 +213,17 @@ class Answer:
         return self.ranked.best if self.accepted else UNKNOWN
 
 
+def rejection_threshold(models, threshold: float | None = None, reject: bool = True) -> float:
+    """The confidence below which an answer is ``<unknown>``: 0 (accept all)
+    without ``reject`` or without a calibration, else ``threshold`` if given,
+    else the model's calibrated one."""
+    if not reject:
+        return 0.0
+    if threshold is not None:
+        return threshold
+    return models.calibration.threshold if models.calibration is not None else 0.0
+
+
 def recognize_files(models, paths, nbest: int | None = None, progress=None,
                     threshold: float | None = None, reject: bool = True) -> list[Answer]:
     """Score every file against every word; one :class:`Answer` per path.
@@ -233,8 +244,7 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
     good_feats = [feats[i] for i in good]
     scores = score(models, good_feats) if good else np.zeros((0, len(models.models)))
     conf = confidences(models, good_feats, scores) if good else None
-    if threshold is None:
-        threshold = models.calibration.threshold if models.calibration is not None else 0.0
+    threshold = rejection_threshold(models, threshold, reject)
     answers: list = [None] * len(feats)
     for i, f in enumerate(feats):
         if isinstance(f, Failure):
@@ -246,7 +256,7 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
             answers[i] = Answer(str(paths[i]), failure=fail)
             continue
         c = None if conf is None else float(conf[k])
-        accepted = not reject or c is None or c >= threshold
+        accepted = c is None or c >= threshold
         answers[i] = Answer(str(paths[i]), ranked, len(feats[i]), confidence=c, accepted=accepted)
     return answers
 
@@ -307,7 +317,7 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         n_out_of_vocabulary=len(oov),
         false_rejection=sum(not a.accepted for a, _ in inv) / len(inv) if inv else 0.0,
         false_acceptance=sum(a.accepted for a in oov) / len(oov) if oov else 0.0,
-        threshold=threshold if threshold is not None else models.calibration.threshold,
+        threshold=rejection_threshold(models, threshold),
         eer=rates["eer"],
         points=rates["points"],
         n_failed=len(failures),
