@@ -10,7 +10,9 @@ import numpy as np
 from wordrec.features import FeatureConfig
 from wordrec.gmm import design, emission_log_densities, safe_log
 from wordrec.hmm import Batch, backward, forward, log_likelihood, posteriors
-from wordrec.model import ModelSet, WordModel
+import dataclasses
+
+from wordrec.model import ModelSet, Outlier, WordModel
 from wordrec.recognize import score
 from wordrec.train import TrainConfig, fit_word, variance_floor
 
@@ -51,6 +53,52 @@ def test_joint_scoring_equals_scoring_each_word_alone(rng):
         np.testing.assert_allclose(got[:, j], ref, rtol=1e-12)
     # Shorter than a left-to-right model allows: no path, -inf.
     assert got[1, 0] == -np.inf and got[1, 1] == -np.inf and np.isfinite(got[1, 2])
+
+
+def _with_component(wm: WordModel, weight: float, mean, variance) -> WordModel:
+    """``wm`` with one more Gaussian in every state's mixture, as a plain GMM-HMM."""
+    S, M, D = wm.means.shape
+    return dataclasses.replace(
+        wm,
+        weights=np.concatenate([wm.weights * (1 - weight), np.full((S, 1), weight)], axis=1),
+        means=np.concatenate([wm.means, np.broadcast_to(mean, (S, 1, D))], axis=1),
+        variances=np.concatenate([wm.variances, np.broadcast_to(variance, (S, 1, D))], axis=1),
+    )
+
+
+def test_the_outlier_component_is_one_more_gaussian_in_every_state(rng):
+    D = 4
+    models = (_word_model(rng, "a", 3, 2, D), _word_model(rng, "b", 4, 1, D), _word_model(rng, "c", 2, 3, D, ergodic=True))
+    outlier = Outlier(0.01, rng.normal(size=D), rng.uniform(2.0, 5.0, size=D))
+    feats = [rng.normal(size=(n, D)) * 3 for n in (7, 4, 12, 5)]
+    got = score(ModelSet(FeatureConfig(), models, {}, {}, outlier=outlier), feats)
+    explicit = tuple(_with_component(wm, outlier.weight, outlier.mean, outlier.variance) for wm in models)
+    np.testing.assert_allclose(got, score(ModelSet(FeatureConfig(), explicit, {}, {}), feats), rtol=1e-12)
+
+
+def test_one_wild_frame_costs_at_most_the_outlier_density(rng):
+    # log p(x') >= log p(x) + log(w g(x'_t)) - max_s log b_s(x_t) when frame t of x is replaced:
+    # every state emits x'_t with at least w g(x'_t).  Without the component the loss is unbounded.
+    D = 4
+    models = (_word_model(rng, "a", 3, 2, D), _word_model(rng, "b", 5, 2, D))
+    outlier = Outlier(1e-4, np.zeros(D), np.full(D, 4.0))
+    with_outlier = ModelSet(FeatureConfig(), models, {}, {}, outlier=outlier)
+    without = ModelSet(FeatureConfig(), models, {}, {})
+    clean = rng.normal(size=(10, D))
+    wild = clean.copy()
+    wild[4] = 1e3
+    for ms, bounded in ((with_outlier, True), (without, False)):
+        before, after = score(ms, [clean, wild])
+        if bounded:
+            XX = design(clean[4:5])
+            best = max(
+                outlier.mix_into(emission_log_densities(XX, wm.log_weights, wm.means, wm.variances).T.copy(), XX).max()
+                for wm in models
+            )
+            gain = outlier.log_density(design(wild[4:5]))[0]
+            assert np.all(after >= before + gain - best - 1e-9)
+        else:
+            assert np.all(after < before - 1e4)
 
 
 def test_forward_backward_layouts_agree_with_posteriors(rng):

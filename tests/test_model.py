@@ -10,7 +10,7 @@ from wordrec.features import FeatureConfig
 from wordrec.model import ModelSet, WordModel
 
 
-def _modelset(rng, words=("no", "yes"), S=3, M=2, D=39):
+def _modelset(rng, words=("no", "yes"), S=3, M=2, D=39, outlier=True):
     models = []
     for w in words:
         t = np.diag(np.full(S, 0.6)) + np.diag(np.full(S - 1, 0.4), 1)
@@ -21,7 +21,8 @@ def _modelset(rng, words=("no", "yes"), S=3, M=2, D=39):
                 rng.normal(size=(S, M, D)), rng.uniform(0.1, 2.0, size=(S, M, D)),
             )
         )
-    return ModelSet(FeatureConfig.for_rate(8000), tuple(models), {"config": {}}, {"words": {}})
+    extra = model.Outlier(1e-4, rng.normal(size=D), rng.uniform(1.0, 4.0, size=D)) if outlier else None
+    return ModelSet(FeatureConfig.for_rate(8000), tuple(models), {"config": {}}, {"words": {}}, outlier=extra)
 
 
 def test_round_trip_is_exact_and_bytes_are_stable(rng, tmp_path):
@@ -34,6 +35,9 @@ def test_round_trip_is_exact_and_bytes_are_stable(rng, tmp_path):
         for key in ("startprob", "transmat", "final", "weights", "means", "variances"):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
     assert back.features == ms.features
+    assert back.outlier.weight == ms.outlier.weight
+    np.testing.assert_array_equal(back.outlier.mean, ms.outlier.mean)
+    np.testing.assert_array_equal(back.outlier.variance, ms.outlier.variance)
     model.save(back, path)
     assert path.read_bytes() == first
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
@@ -59,6 +63,11 @@ def _tampered(rng, tmp_path, change):
         (lambda d: d["features"].__setitem__("nfft", 3), "nfft"),
         (lambda d: d["models"][0].__setitem__("means", "x"), "means"),
         (lambda d: d.__setitem__("words", ["a", "b"]), "words"),
+        (lambda d: d["outlier"].__setitem__("weight", 0.7), "outlier.weight"),
+        (lambda d: d["outlier"].__setitem__("weight", "1e-4"), "outlier.weight"),
+        (lambda d: d["outlier"]["variance"].__setitem__(3, 0.0), "outlier.variance"),
+        (lambda d: d["outlier"]["mean"].pop(), "outlier.mean"),
+        (lambda d: d.__setitem__("outlier", [1e-4]), "outlier"),
     ],
 )
 def test_tampered_files_are_refused_naming_the_field(rng, tmp_path, change, message):
@@ -77,6 +86,11 @@ def test_a_model_from_before_endpointing_loads_and_does_not_trim(rng, tmp_path):
     # Any other missing field is still refused.
     with pytest.raises(WordrecError, match="missing field 'lifter'"):
         model.load(_tampered(rng, tmp_path, lambda d: d["features"].pop("lifter")))
+
+
+def test_a_model_from_before_the_outlier_component_loads_without_it(rng, tmp_path):
+    loaded = model.load(_tampered(rng, tmp_path, lambda d: d.pop("outlier")))
+    assert loaded.outlier is None
 
 
 def test_nan_in_a_model_file_is_refused(rng, tmp_path):

@@ -101,6 +101,21 @@ def test_sets_trained_in_one_pool_are_each_what_fit_all_makes(rng):
             np.testing.assert_array_equal(m1.transmat, m2.transmat)
 
 
+def test_the_outlier_component_comes_from_all_training_frames(rng):
+    by_word = {"a": _sample_hmm(rng, 6), "b": _sample_hmm(rng, 9)}
+    fc = FeatureConfig()
+    ms = fit_all(by_word, fc, TrainConfig(n_states=3, n_mix=2, max_iter=3, outlier_weight=0.002, outlier_scale=3.0))
+    X = np.concatenate(by_word["a"] + by_word["b"])
+    assert ms.outlier.weight == 0.002
+    np.testing.assert_allclose(ms.outlier.mean, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(ms.outlier.variance, 3.0 * X.var(axis=0), rtol=1e-12)
+    # EM does not see it: the word models are those trained without it.
+    off = fit_all(by_word, fc, TrainConfig(n_states=3, n_mix=2, max_iter=3, outlier_weight=0.0))
+    assert off.outlier is None
+    for m1, m2 in zip(ms.models, off.models):
+        np.testing.assert_array_equal(m1.means, m2.means)
+
+
 @pytest.mark.parametrize("grow_iter, max_iter, expected", [(3, 5, [3, 3, 5]), (0, 4, [4, 4, 4]), (9, 2, [2, 2, 2])])
 def test_iterations_per_mixture_size(rng, grow_iter, max_iter, expected):
     seqs = _sample_hmm(rng, 10)

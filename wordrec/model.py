@@ -19,7 +19,7 @@ import numpy as np
 
 from wordrec.errors import WordrecError
 from wordrec.features import FeatureConfig
-from wordrec.gmm import safe_log
+from wordrec.gmm import component_log_densities, safe_log
 
 FORMAT = "wordrec-model"
 VERSION = 1
@@ -117,6 +117,44 @@ class WordModel:
 
 
 @dataclass(frozen=True)
+class Outlier:
+    """A broad Gaussian that every state's mixture shares, with a small fixed weight.
+
+    Each state emits ``(1 - weight) * (its own mixture) + weight * N(x;
+    mean, variance)``, so the models stay GMM-HMMs and scores stay forward
+    log-likelihoods.  A frame that no state of a word explains (a click, a
+    dropout, a sound the training speakers never made) then costs that word
+    at most about ``log(weight) + log N(x; mean, variance)`` instead of an
+    unbounded penalty, and the other frames decide.  Training sets it from
+    the mean and (scaled) variance of all training frames; EM does not see
+    it.
+
+    Attributes
+    ----------
+    weight : float
+        In (0, 0.5).
+    mean, variance : ndarray, shape (n_features,)
+    """
+
+    weight: float
+    mean: np.ndarray
+    variance: np.ndarray
+
+    def log_density(self, XX: np.ndarray) -> np.ndarray:
+        """``log(weight) + log N(x; mean, variance)`` of every frame of ``design(X)``: ``(n_frames,)``."""
+        return np.log(self.weight) + component_log_densities(XX, self.mean[None], self.variance[None])[0]
+
+    def mix_into(self, log_b: np.ndarray, XX: np.ndarray) -> np.ndarray:
+        """State log densities ``(n_states, n_frames)`` with this component added, in place."""
+        log_b += np.log1p(-self.weight)
+        np.logaddexp(log_b, self.log_density(XX)[None, :], out=log_b)
+        return log_b
+
+    def to_dict(self) -> dict:
+        return {"weight": self.weight, "mean": self.mean.tolist(), "variance": self.variance.tolist()}
+
+
+@dataclass(frozen=True)
 class ModelSet:
     """Everything a model file holds.
 
@@ -135,6 +173,9 @@ class ModelSet:
         confidence of an answer.
     calibration : confidence.Calibration, optional
         How evidence maps to confidence, and the rejection threshold.
+    outlier : Outlier, optional
+        The component every state of every word shares (None in files
+        written before it existed: scored without it).
     """
 
     features: FeatureConfig
@@ -143,6 +184,7 @@ class ModelSet:
     diagnostics: dict = field(default_factory=dict)
     background: WordModel | None = None
     calibration: object = None  # confidence.Calibration, or None: never reject
+    outlier: Outlier | None = None
 
     @property
     def words(self) -> list[str]:
@@ -159,6 +201,7 @@ class ModelSet:
             "diagnostics": self.diagnostics,
             "background": self.background.to_dict() if self.background is not None else None,
             "calibration": self.calibration.to_dict() if self.calibration is not None else None,
+            "outlier": self.outlier.to_dict() if self.outlier is not None else None,
         }
 
 
@@ -324,7 +367,10 @@ def from_dict(data) -> ModelSet:
         from wordrec.confidence import Calibration
 
         calibration = Calibration.from_dict(data["calibration"])
-    result = ModelSet(features, models, training, diagnostics, background, calibration)
+    outlier = None
+    if data.get("outlier") is not None:
+        outlier = _outlier(data["outlier"], features.n_features)
+    result = ModelSet(features, models, training, diagnostics, background, calibration, outlier)
     validate(result)
     return result
 
@@ -377,13 +423,24 @@ def _word_model(obj, index, n_features: int) -> WordModel:
     )
 
 
+def _outlier(obj, n_features: int) -> Outlier:
+    if not isinstance(obj, dict):
+        raise WordrecError("field 'outlier': not an object")
+    weight = obj.get("weight")
+    if type(weight) not in (int, float) or not 0.0 < weight < 0.5:
+        raise WordrecError("field 'outlier.weight': must be a number between 0 and 0.5")
+    return Outlier(
+        float(weight), _array(obj, "mean", "outlier", (n_features,)), _array(obj, "variance", "outlier", (n_features,))
+    )
+
+
 def validate(models: ModelSet) -> None:
     """Check the numbers of every word model; raise WordrecError naming the field."""
     named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
     if models.background is not None:
         named.append(("background", models.background))
     for where, wm in named:
-        for key in ("startprob", "transmat", "weights", "means", "variances"):
+        for key in ("startprob", "transmat", "weights"):
             if not np.all(np.isfinite(getattr(wm, key))):
                 raise WordrecError(f"{where}.{key}: contains NaN or infinite values")
         for key, arr in (("startprob", wm.startprob), ("transmat", wm.transmat), ("weights", wm.weights)):
@@ -391,13 +448,22 @@ def validate(models: ModelSet) -> None:
                 raise WordrecError(f"{where}.{key}: contains a negative probability")
             if np.any(np.abs(arr.sum(axis=-1) - 1.0) > _PROB_TOL):
                 raise WordrecError(f"{where}.{key}: probabilities do not sum to one")
-        if np.any(wm.variances <= 0):
-            raise WordrecError(f"{where}.variances: contains a value that is not positive")
-        if np.any(wm.variances < MIN_VARIANCE) or np.any(wm.variances > MAX_MAGNITUDE):
-            raise WordrecError(f"{where}.variances: contains a value outside {MIN_VARIANCE:g} to {MAX_MAGNITUDE:g}")
-        if np.any(np.abs(wm.means) > MAX_MAGNITUDE):
-            raise WordrecError(f"{where}.means: contains a value beyond +-{MAX_MAGNITUDE:g}")
+        _check_gaussian(where, wm.means, wm.variances)
         if not np.any(wm.final):
             raise WordrecError(f"{where}.final: no state may end a recording")
         if wm.min_frames() > wm.n_states:
             raise WordrecError(f"{where}: no path from a start state to a final state")
+    if models.outlier is not None:
+        _check_gaussian("outlier", models.outlier.mean, models.outlier.variance, ("mean", "variance"))
+
+
+def _check_gaussian(where: str, means, variances, names=("means", "variances")) -> None:
+    for key, arr in zip(names, (means, variances)):
+        if not np.all(np.isfinite(arr)):
+            raise WordrecError(f"{where}.{key}: contains NaN or infinite values")
+    if np.any(variances <= 0):
+        raise WordrecError(f"{where}.{names[1]}: contains a value that is not positive")
+    if np.any(variances < MIN_VARIANCE) or np.any(variances > MAX_MAGNITUDE):
+        raise WordrecError(f"{where}.{names[1]}: contains a value outside {MIN_VARIANCE:g} to {MAX_MAGNITUDE:g}")
+    if np.any(np.abs(means) > MAX_MAGNITUDE):
+        raise WordrecError(f"{where}.{names[0]}: contains a value beyond +-{MAX_MAGNITUDE:g}")

@@ -74,6 +74,8 @@ def _score_chunk(models: ModelSet, feats) -> np.ndarray:
     for j, wm in enumerate(models.models):
         log_comp = mixture_log_densities(XX, wm.log_weights, wm.means, wm.variances)
         log_b[bounds[j] : bounds[j + 1]], _ = mixture_logsumexp(log_comp, with_resp=False)
+    if models.outlier is not None:
+        models.outlier.mix_into(log_b, XX)
     la = forward_packed(np.ascontiguousarray(log_b.T[batch.packed]), batch.offsets, log_start, log_trans)
     last = la[batch.last_rows()]
     scores = np.empty((len(feats), len(models.models)))

@@ -15,7 +15,7 @@ import numpy as np
 from wordrec.errors import WordrecError
 from wordrec.gmm import design, safe_log, state_log_densities
 from wordrec.hmm import Batch, log_likelihood, posteriors
-from wordrec.model import ModelSet, WordModel
+from wordrec.model import ModelSet, Outlier, WordModel
 from wordrec.parallel import ordered_map
 
 TOPOLOGIES = ("left-to-right", "ergodic")
@@ -71,6 +71,19 @@ class TrainConfig:
         recordings as they are.
     noise_snr_low, noise_snr_high : float
         The noise is this many dB (drawn uniformly) below each recording.
+    outlier_weight : float
+        Weight of the broad Gaussian that every state's mixture shares
+        (:class:`wordrec.model.Outlier`; 0 turns it off).  It is added after
+        EM, for recognition.  Leave-one-speaker-out on FSDD train/: mean
+        86.4 % against 85.0 % without (87.6 % against 86.3 % with another
+        noise seed).  Weights from 2e-6 to 7e-3 and variance scales from 2
+        to 8 all gave 86.0-86.6 %.  The held-out speaker whose recordings
+        have frames that no training state explains (jumps in the energy
+        deltas) goes from 80 % to 89 %; the others move by less than a
+        point.  Put into EM as well it did worse (85.7 %).
+    outlier_scale : float
+        Its variance is this times the per-dimension variance of all
+        training frames; its mean is their mean.
     """
 
     n_states: int = 6
@@ -88,6 +101,8 @@ class TrainConfig:
     noise_copies: float = 0.25
     noise_snr_low: float = 15.0
     noise_snr_high: float = 30.0
+    outlier_weight: float = 1e-4
+    outlier_scale: float = 4.0
 
     def validated(self) -> "TrainConfig":
         checks = [
@@ -104,6 +119,8 @@ class TrainConfig:
             ("split_offset", 0.0 < self.split_offset <= 2.0),
             ("noise_copies", 0.0 <= self.noise_copies <= 1.0),
             ("noise_snr_high", -20.0 <= self.noise_snr_low <= self.noise_snr_high <= 100.0),
+            ("outlier_weight", 0.0 <= self.outlier_weight < 0.5),
+            ("outlier_scale", 0.01 <= self.outlier_scale <= 1e4),
         ]
         for name, ok in checks:
             if not ok:
@@ -337,9 +354,21 @@ def variance_floor(all_seqs, ratio: float) -> np.ndarray:
     A dimension that never varies still gets a floor relative to its
     magnitude, so the log densities keep their precision.
     """
+    return ratio * _frame_moments(all_seqs)[1]
+
+
+def _frame_moments(all_seqs) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and variance of all frames, the variance kept off zero (see :func:`variance_floor`)."""
     X = np.concatenate(all_seqs, axis=0)
     scale = np.maximum(1e-4 * np.mean(X * X, axis=0), 1e-12)
-    return ratio * np.maximum(X.var(axis=0), scale)
+    return X.mean(axis=0), np.maximum(X.var(axis=0), scale)
+
+
+def outlier_component(mean: np.ndarray, variance: np.ndarray, cfg: TrainConfig) -> Outlier | None:
+    """The :class:`wordrec.model.Outlier` of training frames with these moments (None when turned off)."""
+    if cfg.outlier_weight <= 0:
+        return None
+    return Outlier(cfg.outlier_weight, mean, cfg.outlier_scale * variance)
 
 
 def _fit_job(args):
@@ -406,12 +435,15 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
     list of ModelSet, one per problem
     """
     tasks = []  # (set index, word, fit_word arguments)
+    outliers = []
     for k, (by_word, cfg) in enumerate(problems):
         cfg = cfg.validated()
         words = sorted(by_word)
         if not words:
             raise WordrecError("nothing to train: no words with usable recordings")
-        floor = variance_floor([s for w in words for s in by_word[w]], cfg.var_floor)
+        mean, variance = _frame_moments([s for w in words for s in by_word[w]])
+        floor = cfg.var_floor * variance
+        outliers.append(outlier_component(mean, variance, cfg))
         tasks.extend((k, w, (w, by_word[w], cfg, floor)) for w in words)
     # The costliest first, so that no long word is left running alone at
     # the end; the order changes no result.
@@ -427,7 +459,8 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
         words = sorted(by_word)
         models = tuple(results[k, w][0] for w in words)
         diagnostics = {"words": {w: results[k, w][1] for w in words}}
-        sets.append(ModelSet(features, models, {"config": cfg.validated().to_dict()}, diagnostics))
+        config = {"config": cfg.validated().to_dict()}
+        sets.append(ModelSet(features, models, config, diagnostics, outlier=outliers[k]))
     return sets
 
 
