@@ -27,6 +27,17 @@ def test_train_prints_a_summary_per_word(trained):
     assert [line.split("\t")[0] for line in lines[1:]] == ["high", "low", "mid"]
 
 
+def test_outlier_weight_option_sets_or_removes_the_component(trained, tmp_path):
+    data, model, _ = trained
+    assert json.loads(model.read_text())["outlier"]["weight"] == 1e-4
+    off = tmp_path / "off.model"
+    args = ["train", str(data), "-o", str(off), "--states", "3", "--mix", "2", "-j", "1", "--no-reject", "--outlier-weight", "0"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    saved = json.loads(off.read_text())
+    assert saved["outlier"] is None and saved["training"]["config"]["outlier_weight"] == 0.0
+
+
 def test_recognize_prints_path_word_score(trained, tmp_path):
     data, model, _ = trained
     result = CliRunner().invoke(cli, ["recognize", "-m", str(model), str(data / "mid" / "mid_0.wav")])

@@ -95,6 +95,7 @@ def _training_options(note: str):
         click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=f"{note}Variance floor as a fraction of the global variance.  [default: 0.01]"),
         click.option("--seed", default=None, type=int, help=f"{note}Random seed (with cross-validation, also of the folds).  [default: 0]"),
         click.option("--noise-copies", default=None, type=click.FloatRange(0, 1), help=f"{note}Share of the recordings also trained on with noise added, 15-30 dB down (0: none).  [default: 0.25]"),
+        click.option("--outlier-weight", default=None, type=click.FloatRange(0, 0.5, max_open=True), help=f"{note}Weight of the broad Gaussian shared by every state, which bounds what one frame no state explains can cost (0: none).  [default: 1e-4]"),
     ]
 
     def apply(command):
@@ -105,11 +106,11 @@ def _training_options(note: str):
     return apply
 
 
-def _training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies) -> dict:
+def _training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight) -> dict:
     """The EM settings given on the command line, as TrainConfig fields."""
     given = dict(
         n_states=states, n_mix=mix, max_iter=iters, tol=tol, topology=topology, var_floor=var_floor, seed=seed,
-        noise_copies=noise_copies,
+        noise_copies=noise_copies, outlier_weight=outlier_weight,
     )
     return {k: v for k, v in given.items() if v is not None}
 
@@ -124,7 +125,7 @@ def _training_overrides(states, mix, iters, tol, topology, var_floor, seed, nois
 @click.option("--false-rejection", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
-def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, sample_rate, jobs, reject, false_rejection, quiet, no_trim):
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, quiet, no_trim):
     """Train one GMM-HMM per word on DATA and write the model file.
 
     DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
@@ -141,7 +142,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     from wordrec.features import FeatureConfig
     from wordrec.train import TrainConfig, fit_all
 
-    train_cfg = TrainConfig(**_training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies)).validated()
+    train_cfg = TrainConfig(**_training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight)).validated()
     found = corpus.load(data)
     for where, why in found.skipped:
         _say(f"Skipped: {where}: {why}")
@@ -335,7 +336,7 @@ def _group_regex(ctx, param, value):
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, sample_rate, jobs, oov_dir, threshold, as_json, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, as_json, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -352,7 +353,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
       wordrec eval recordings/ --folds 5 --seed 1
       wordrec eval recordings/ --group-by '_([a-z]+)_'    # leave one speaker out
     """
-    cv_options = _training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies)
+    cv_options = _training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight)
     if folds is not None and group_by is not None:
         raise click.UsageError("--folds and --group-by are two ways to cross-validate: give one")
     cross = folds is not None or group_by is not None
