@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wordrec.errors import WordrecError
+from wordrec.errors import WordrecError, check_settings
 
 WINDOWS = ("hamming", "hann", "rectangular")
 
@@ -132,9 +132,7 @@ class FeatureConfig:
             ("vad_floor_percentile", 0.0 <= self.vad_floor_percentile <= 50.0),
             ("vad_trim_contrast_db", 0.0 <= self.vad_trim_contrast_db <= 100.0),
         ]
-        for name, ok in checks:
-            if not ok:
-                raise WordrecError(f"feature config: invalid {name} = {getattr(self, name)!r}")
+        check_settings(self, checks, "feature config: invalid {name} = {value!r}")
         return self
 
     def to_dict(self) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wordrec.errors import WordrecError
+from wordrec.errors import WordrecError, check_settings
 from wordrec.gmm import design, safe_log, state_log_densities
 from wordrec.hmm import Batch, log_likelihood, posteriors
 from wordrec.model import ModelSet, Outlier, WordModel
@@ -122,9 +122,7 @@ class TrainConfig:
             ("outlier_weight", 0.0 <= self.outlier_weight < 0.5),
             ("outlier_scale", 0.01 <= self.outlier_scale <= 1e4),
         ]
-        for name, ok in checks:
-            if not ok:
-                raise WordrecError(f"training setting {name} = {getattr(self, name)!r} is out of range")
+        check_settings(self, checks, "training setting {name} = {value!r} is out of range")
         return self
 
     def to_dict(self) -> dict:
