@@ -117,3 +117,24 @@ def test_recordings_below_the_variation_floor_get_no_confidence(rng):
     assert Calibration.from_dict(cal.to_dict()) == cal
     with pytest.raises(WordrecError, match="min_variation"):
         Calibration.from_dict({**cal.to_dict(), "min_variation": -1.0})
+
+
+def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
+    # Two one-state words far apart; a recording of "b" labelled "a" is a
+    # held-out error: it stays an out-of-vocabulary example but is not an
+    # in-vocabulary one (rejecting a wrong answer is no false rejection).
+    from wordrec.features import FeatureConfig
+    from wordrec.model import ModelSet
+    from wordrec.openset import held_out_evidence
+
+    cfg = TrainConfig(n_states=1, n_mix=1, max_iter=2)
+    a = [rng.normal(size=(8, 2)) for _ in range(4)]
+    b = [rng.normal(size=(8, 2)) + 10.0 for _ in range(4)]
+    floor = variance_floor(a + b, 0.01)
+    models = ModelSet(FeatureConfig(), (fit_word("a", a, cfg, floor)[0], fit_word("b", b, cfg, floor)[0]))
+    background = fit_word("<background>", a + b, cfg, floor)[0]
+    test = [(0, a[0]), (1, b[0]), (0, b[1]), (1, a[1])]  # the last two are labelled wrong
+    ev_in, ev_out = held_out_evidence([models], [test], background)
+    assert len(ev_out) == 4 and len(ev_in) == 2
+    expected_in, _ = held_out_evidence([models], [test[:2]], background)
+    np.testing.assert_array_equal(ev_in, expected_in)

@@ -174,10 +174,10 @@ def calibrate(ev_in: np.ndarray, ev_out: np.ndarray, false_rejection: float = 0.
     Parameters
     ----------
     ev_in, ev_out : ndarray, shape (n, 2)
-        Evidence of held-out in-vocabulary and simulated out-of-vocabulary
-        recordings.
+        Evidence of held-out in-vocabulary recordings (those recognised
+        correctly) and simulated out-of-vocabulary recordings.
     false_rejection : float
-        Fraction of in-vocabulary recordings allowed below the threshold.
+        Fraction of the in-vocabulary recordings allowed below the threshold.
     """
     ev_in, ev_out = _finite(ev_in), _finite(ev_out)
     if len(ev_in) < 2 or len(ev_out) < 2:
