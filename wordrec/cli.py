@@ -87,8 +87,8 @@ def _training_options(note: str):
     Each defaults to None, meaning "TrainConfig's default"; see :func:`_train_config`.
     """
     options = [
-        click.option("--states", default=None, type=click.IntRange(1, 100), help=f"{note}States per word model.  [default: 8]"),
-        click.option("--mix", default=None, type=click.IntRange(1, 256), help=f"{note}Gaussians per state.  [default: 3]"),
+        click.option("--states", default=None, type=click.IntRange(1, 100), help=f"{note}States per word model.  [default: 6]"),
+        click.option("--mix", default=None, type=click.IntRange(1, 256), help=f"{note}Gaussians per state.  [default: 4]"),
         click.option("--iters", default=None, type=click.IntRange(0, 10000), help=f"{note}EM iterations at most at the final mixture size (and at most 8 at each smaller one).  [default: 14]"),
         click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help=f"{note}Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-4]"),
         click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help=f"{note}State topology.  [default: left-to-right]"),
