@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Accuracy on FSDD test/ with noise added, for wordrec's defaults (or given settings).
+
+Trains on FSDD train/ as `wordrec train` does (with its noisy copies), then
+recognises every test recording with white or pink noise added at a fixed
+signal-to-noise ratio (the noise of wordrec.augment, drawn per recording
+from a seed that the training copies do not use), at several ratios.
+
+    python bench/noise.py [--snr 30 20 10 5] [--set n_states=8 --set n_mix=3] [-j N]
+
+FSDD is read from $WORDREC_FSDD (default ../shared/data/fsdd next to the repo).
+Prints a markdown table to stdout.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import ast  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from wordrec import corpus, pipeline, recognize, train  # noqa: E402
+from wordrec.augment import NoiseCopies  # noqa: E402
+from wordrec.features import FeatureConfig  # noqa: E402
+from wordrec.train import TrainConfig  # noqa: E402
+
+TEST_NOISE_SEED = 7  # not the training copies' seed (TrainConfig.seed, 0 by default)
+
+
+def _setting(text: str) -> tuple[str, object]:
+    name, _, value = text.partition("=")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--snr", type=float, nargs="+", default=[30, 20, 10, 5], help="dB below the speech")
+    ap.add_argument("--set", dest="settings", action="append", default=[], type=_setting, metavar="NAME=VALUE",
+                    help="a TrainConfig field, e.g. n_states=8")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    args = ap.parse_args()
+    root = Path(os.environ.get("WORDREC_FSDD", REPO.parent / "shared" / "data" / "fsdd"))
+    if not (root / "train").is_dir():
+        print(f"FSDD not found at {root} (set WORDREC_FSDD)", file=sys.stderr)
+        return 1
+    cfg = TrainConfig(**dict(args.settings)).validated()
+    fc = FeatureConfig.for_rate(8000)
+    items = corpus.load(root / "train").items
+    by_word, _, copies = pipeline.features_by_word(items, fc, jobs=args.jobs, noise=NoiseCopies.of(cfg))
+    models = train.fit_all(by_word, fc, cfg, jobs=args.jobs, copies=copies)
+    test = corpus.load(root / "test").items
+    paths, truth = [p for p, _ in test], [w for _, w in test]
+    print(f"| noise below the speech | accuracy on FSDD test ({len(paths)} files) |")
+    print("|---|---:|")
+    for snr in args.snr:
+        feats = pipeline.extract_files(paths, fc, labelled=True, jobs=args.jobs,
+                                       noise=NoiseCopies(1.0, snr, snr, TEST_NOISE_SEED))
+        feats = [f[1] if isinstance(f, tuple) else f for f in feats]
+        best = recognize.score(models, feats).argmax(axis=1)
+        acc = float(np.mean([models.words[b] == w for b, w in zip(best, truth)]))
+        print(f"| {snr:g} dB | {100 * acc:.1f}% |", flush=True)
+    changed = ", ".join(f"{k}={v!r}" for k, v in args.settings) or "defaults"
+    print(f"\n`python bench/noise.py`: wordrec {changed}, white or pink noise per recording (seed {TEST_NOISE_SEED}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
