@@ -440,7 +440,7 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
     list of ModelSet, one per problem
     """
     tasks = []  # (set index, word, fit_word arguments)
-    outliers = []
+    sets = []  # per problem: (words, validated settings, outlier component)
     for k, (by_word, cfg) in enumerate(problems):
         cfg = cfg.validated()
         words = sorted(by_word)
@@ -448,7 +448,7 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
             raise WordrecError("nothing to train: no words with usable recordings")
         mean, variance = _frame_moments([s for w in words for s in by_word[w]])
         floor = cfg.var_floor * variance
-        outliers.append(outlier_component(mean, variance, cfg))
+        sets.append((words, cfg, outlier_component(mean, variance, cfg)))
         tasks.extend((k, w, (w, by_word[w], cfg, floor)) for w in words)
     # The costliest first, so that no long word is left running alone at
     # the end; the order changes no result.
@@ -459,14 +459,16 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
 
     outs = ordered_map(_fit_job, [t[2] for t in tasks], jobs, done)
     results = {(k, w): out for (k, w, _), out in zip(tasks, outs)}
-    sets = []
-    for k, (by_word, cfg) in enumerate(problems):
-        words = sorted(by_word)
-        models = tuple(results[k, w][0] for w in words)
-        diagnostics = {"words": {w: results[k, w][1] for w in words}}
-        config = {"config": cfg.validated().to_dict()}
-        sets.append(ModelSet(features, models, config, diagnostics, outlier=outliers[k]))
-    return sets
+    return [
+        ModelSet(
+            features,
+            tuple(results[k, w][0] for w in words),
+            {"config": cfg.to_dict()},
+            {"words": {w: results[k, w][1] for w in words}},
+            outlier=outlier,
+        )
+        for k, (words, cfg, outlier) in enumerate(sets)
+    ]
 
 
 def _cost(seqs, cfg: TrainConfig) -> float:
