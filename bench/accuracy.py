@@ -53,6 +53,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
+from fsdd import fsdd_root  # noqa: E402
 from wordrec import corpus, crossval, pipeline  # noqa: E402
 from wordrec.features import FeatureConfig  # noqa: E402
 from wordrec.augment import NoiseCopies  # noqa: E402
@@ -77,10 +78,6 @@ HMMLEARN = {
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def fsdd_root() -> Path:
-    return Path(os.environ.get("WORDREC_FSDD", REPO.parent / "shared" / "data" / "fsdd"))
 
 
 # --- hmmlearn -----------------------------------------------------------------

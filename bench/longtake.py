@@ -27,7 +27,6 @@ Train MODEL first, e.g. ``wordrec train $WORDREC_FSDD/train -o fsdd.model``.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -37,14 +36,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from fsdd import fsdd_root
+
 REPO = Path(__file__).resolve().parents[1]
 RATE = 8000
 LEVEL = 0.05  # RMS of the words
 TOLERANCE = 0.1  # seconds, at both ends of a word
-
-
-def fsdd_root() -> Path:
-    return Path(os.environ.get("WORDREC_FSDD", REPO.parent / "shared" / "data" / "fsdd"))
 
 
 def word_extent(x: np.ndarray) -> tuple[int, int]:

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from fsdd import fsdd_root  # noqa: E402
 from wordrec import corpus, pipeline, recognize, train  # noqa: E402
 from wordrec.augment import NoiseCopies  # noqa: E402
 from wordrec.features import FeatureConfig  # noqa: E402
@@ -52,7 +53,7 @@ def main() -> int:
                     help="a TrainConfig field, e.g. n_states=8")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     args = ap.parse_args()
-    root = Path(os.environ.get("WORDREC_FSDD", REPO.parent / "shared" / "data" / "fsdd"))
+    root = fsdd_root()
     if not (root / "train").is_dir():
         print(f"FSDD not found at {root} (set WORDREC_FSDD)", file=sys.stderr)
         return 1

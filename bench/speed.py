@@ -69,6 +69,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
+from fsdd import fsdd_root  # noqa: E402
 from wordrec import corpus, pipeline  # noqa: E402
 from wordrec.features import FeatureConfig  # noqa: E402
 from wordrec.model import ModelSet  # noqa: E402
@@ -76,10 +77,6 @@ from wordrec.recognize import score  # noqa: E402
 from wordrec.train import TrainConfig, fit_word, variance_floor  # noqa: E402
 
 N_STATES, N_MIX, N_ITER = 6, 3, 10
-
-
-def fsdd_root() -> Path:
-    return Path(os.environ.get("WORDREC_FSDD", REPO.parent / "shared" / "data" / "fsdd"))
 
 
 def say(msg: str) -> None:
