@@ -25,7 +25,8 @@ def test_copies_are_picked_by_position_and_noise_is_at_the_asked_level():
             snr = 10 * np.log10(np.mean(x**2) / np.mean((c - x) ** 2))
             assert 14.9 < snr < 30.1
     assert NoiseCopies.of(TrainConfig(noise_copies=0.0)) is None
-    assert NoiseCopies.of(TrainConfig()) == NoiseCopies(0.25, 15.0, 30.0, 0)
+    cfg = TrainConfig(noise_copies=0.3, noise_snr_low=7.0, noise_snr_high=25.0, seed=4)
+    assert NoiseCopies.of(cfg) == NoiseCopies(0.3, 7.0, 25.0, 4)
 
 
 def test_copies_are_the_same_in_workers_and_train_after_the_recordings(tmp_path):

@@ -104,3 +104,33 @@ def test_version_and_help():
 def test_usage_error_exits_2(tmp_path):
     result = CliRunner().invoke(cli, ["train", str(tmp_path)])  # no -o
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_help_states_the_training_defaults_of_train_config(command):
+    # The help text is written out by hand (the CLI does not load numpy for
+    # --help), so it must be checked against the defaults that training uses.
+    import re
+
+    from wordrec.train import TrainConfig
+
+    output = CliRunner().invoke(cli, [command, "--help"], terminal_width=1000).output
+    text = " ".join(output.split("Options:", 1)[1].split())
+    d = TrainConfig()
+    shown = {
+        "--states": d.n_states,
+        "--mix": d.n_mix,
+        "--iters": d.max_iter,
+        "--tol": d.tol,
+        "--topology": d.topology,
+        "--var-floor": d.var_floor,
+        "--seed": d.seed,
+        "--noise-copies": d.noise_copies,
+        "--outlier-weight": d.outlier_weight,
+    }
+    for option, value in shown.items():
+        found = re.search(re.escape(option) + r"\b.*?\[default: ([^\]]+)\]", text)
+        assert found, option
+        assert (found.group(1) if isinstance(value, str) else float(found.group(1))) == value, option
+    assert f"at most {d.grow_iter} at each smaller one" in text
+    assert f"{d.noise_snr_low:g}-{d.noise_snr_high:g} dB down" in text
