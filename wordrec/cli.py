@@ -92,7 +92,7 @@ def _training_options(note: str):
         click.option("--states", default=None, type=click.IntRange(1, 100), help=f"{note}States per word model.  [default: 8]"),
         click.option("--mix", default=None, type=click.IntRange(1, 256), help=f"{note}Gaussians per state.  [default: 3]"),
         click.option("--iters", default=None, type=click.IntRange(0, 10000), help=f"{note}EM iterations at most at the final mixture size (and at most 8 at each smaller one).  [default: 14]"),
-        click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help=f"{note}Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-4]"),
+        click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help=f"{note}Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-3]"),
         click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help=f"{note}State topology.  [default: left-to-right]"),
         click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=f"{note}Variance floor as a fraction of the global variance.  [default: 0.01]"),
         click.option("--seed", default=None, type=int, help=f"{note}Random seed (with cross-validation, also of the folds).  [default: 0]"),
