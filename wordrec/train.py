@@ -38,7 +38,8 @@ class TrainConfig:
         Gaussians per state at the end; grown 1 -> 2 -> 4 ... by splitting
         the heaviest component of every state.  8 states x 3 Gaussians,
         with noisy copies down to 5 dB below the speech, against the
-        earlier 6 x 4 with copies 15-30 dB down, over five noise seeds
+        earlier 6 x 4 with copies 15-30 dB down, both at EM tolerance 1e-4
+        (the default ``tol`` is now 1e-3, see there), over five noise seeds
         (medians; ``wordrec eval FSDD/train --group-by '_([a-z]+)_'`` and
         ``bench/noise.py``): leave-one-speaker-out 88.7 % against 87.0 %
         (better for every seed), worst speaker 78.2 % against 76.0 %; FSDD
