@@ -1,10 +1,12 @@
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 
 from wordrec import __version__
 from wordrec.cli import cli
+from wordrec.train import TrainConfig
 
 from conftest import make_tone_corpus, write_wav, tone
 
@@ -110,10 +112,6 @@ def test_usage_error_exits_2(tmp_path):
 def test_help_states_the_training_defaults_of_train_config(command):
     # The help text is written out by hand (the CLI does not load numpy for
     # --help), so it must be checked against the defaults that training uses.
-    import re
-
-    from wordrec.train import TrainConfig
-
     output = CliRunner().invoke(cli, [command, "--help"], terminal_width=1000).output
     text = " ".join(output.split("Options:", 1)[1].split())
     d = TrainConfig()
