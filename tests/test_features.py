@@ -90,3 +90,30 @@ def test_invalid_settings_are_named():
         FeatureConfig.for_rate(8000, preemphasis=1.5)
     with pytest.raises(WordrecError, match="unknown field"):
         FeatureConfig.from_dict({**FeatureConfig().to_dict(), "bogus": 1})
+
+
+def test_frequency_warp_moves_a_spectral_peak_by_the_factor():
+    from wordrec.features import _cepstrum_matrix, _mel_points, frequency_warp, warp_matrix
+
+    cfg = FeatureConfig.for_rate(8000)
+    np.testing.assert_allclose(warp_matrix(cfg, 1.0), np.eye(cfg.n_ceps - 1), atol=1e-10)
+    M = _cepstrum_matrix(cfg)
+    centres = _mel_points(cfg)[1:-1]
+    index = np.arange(cfg.n_filters)
+    for peak in (8.0, 12.0):
+        # A broad log-mel bump, as a formant gives; its cepstra as every block of a feature row.
+        log_mel = 10.0 * np.exp(-0.5 * ((index - peak) / 2.0) ** 2)
+        row = np.tile(M @ log_mel, cfg.delta_order + 1)[None, :]
+        for alpha in (0.9, 1.1):
+            warped = frequency_warp(row, cfg, alpha)
+            assert warped[0, 0] == row[0, 0]  # the level is left alone
+            blocks = warped[0].reshape(cfg.delta_order + 1, cfg.n_ceps)
+            np.testing.assert_allclose(blocks, blocks[:1].repeat(cfg.delta_order + 1, axis=0))
+            back = np.linalg.pinv(M) @ blocks[0]
+            # Where the warped bump peaks, in Hz (a parabola through the top three filters).
+            k = int(np.argmax(back))
+            a, b, c = back[k - 1 : k + 2]
+            found = np.interp(k + 0.5 * (a - c) / (a - 2 * b + c), index, centres)
+            expected = alpha * np.interp(peak, index, centres)
+            assert abs(found - expected) < 0.03 * expected, (peak, alpha, found, expected)
+    np.testing.assert_array_equal(frequency_warp(row, cfg, 1.0), row)

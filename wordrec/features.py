@@ -188,6 +188,15 @@ def _n_frames(n_samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return 1 + -(-extra // cfg.frame_step)
 
 
+def _mel_points(cfg: FeatureConfig) -> np.ndarray:
+    """Edges and centres of the mel filters in Hz, evenly spaced in mel: ``(n_filters + 2,)``."""
+    def hz2mel(hz):
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    mel = np.linspace(hz2mel(cfg.low_freq), hz2mel(cfg.high_freq), cfg.n_filters + 2)
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
 def _mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     """Triangular mel filters, ``(n_filters, nfft // 2 + 1)``: python_speech_features' ``get_filterbanks``.
 
@@ -195,14 +204,7 @@ def _mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     python_speech_features nor scipy, which take longer to import than
     recognising a file takes.
     """
-    def hz2mel(hz):
-        return 2595.0 * np.log10(1.0 + hz / 700.0)
-
-    def mel2hz(mel):
-        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-    mel = np.linspace(hz2mel(cfg.low_freq), hz2mel(cfg.high_freq), cfg.n_filters + 2)
-    edge = np.floor((cfg.nfft + 1) * mel2hz(mel) / cfg.sample_rate)
+    edge = np.floor((cfg.nfft + 1) * _mel_points(cfg) / cfg.sample_rate)
     fbank = np.zeros((cfg.n_filters, cfg.nfft // 2 + 1))
     for j in range(cfg.n_filters):
         lo, mid, hi = edge[j], edge[j + 1], edge[j + 2]
@@ -226,6 +228,60 @@ def _cepstrum_matrix(cfg: FeatureConfig) -> np.ndarray:
     if cfg.lifter > 0:
         dct *= 1.0 + (cfg.lifter / 2.0) * np.sin(np.pi * k / cfg.lifter)
     return dct
+
+
+def warp_matrix(cfg: FeatureConfig, alpha: float) -> np.ndarray:
+    """Cepstra of a spectrum with every frequency scaled by ``alpha``: ``(n_ceps - 1, n_ceps - 1)``.
+
+    A speaker whose vocal tract is shorter has formants at higher
+    frequencies, about ``alpha`` times those of a reference speaker
+    (vocal tract length normalisation).  The log mel spectrum of a frame is
+    recovered from its cepstra (least squares through the DCT and lifter),
+    read at ``1 / alpha`` times each filter's centre frequency (linear
+    interpolation between filters, held at the edges), and turned back
+    into cepstra.  All of that is linear, so it is one matrix on c1 ...
+    c(n-1); the first coefficient (log energy or c0, the level) is left
+    alone.  Mean normalisation and deltas are linear too, so the matrix
+    applies to finished features block by block (:func:`frequency_warp`).
+    """
+    M = _cepstrum_matrix(cfg)
+    centres = _mel_points(cfg)[1:-1]
+    position = np.interp(np.clip(centres / alpha, centres[0], centres[-1]), centres, np.arange(len(centres)))
+    lower = np.minimum(np.floor(position).astype(int), len(centres) - 1)
+    upper = np.minimum(lower + 1, len(centres) - 1)
+    frac = position - lower
+    resample = np.zeros((len(centres), len(centres)))
+    np.add.at(resample, (np.arange(len(centres)), lower), 1.0 - frac)
+    np.add.at(resample, (np.arange(len(centres)), upper), frac)
+    return (M @ resample @ np.linalg.pinv(M))[1:, 1:]
+
+
+def frequency_warp(feats: np.ndarray, cfg: FeatureConfig, alpha: float) -> np.ndarray:
+    """Finished features (``extract``'s) as if the speaker's formants were ``alpha`` times higher.
+
+    Parameters
+    ----------
+    feats : ndarray, shape (n_frames, cfg.n_features)
+    cfg : FeatureConfig
+        The config the features were made with.
+    alpha : float
+        Frequency scale; 1 returns a copy of ``feats``.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, cfg.n_features)
+        Exact for the linear parts (mean normalisation, deltas); with
+        per-utterance variance normalisation it is an approximation.
+    """
+    out = np.array(feats, dtype=float)
+    n = cfg.n_ceps
+    if n < 2 or alpha == 1.0:
+        return out
+    warp_t = warp_matrix(cfg, alpha).T
+    for block in range(cfg.delta_order + 1):
+        cols = slice(block * n + 1, (block + 1) * n)
+        out[:, cols] = out[:, cols] @ warp_t
+    return out
 
 
 def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
