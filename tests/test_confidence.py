@@ -138,3 +138,49 @@ def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
     assert len(ev_out) == 4 and len(ev_in) == 2
     expected_in, _ = held_out_evidence([models], [test[:2]], background)
     np.testing.assert_array_equal(ev_in, expected_in)
+
+
+def test_calibration_records_how_it_was_fitted_and_old_files_load():
+    cal = Calibration((1.0, 0.5), -1.0, 0.3, 0.02, min_variation=4.0, speaker_warp=0.1, background_outlier=True)
+    assert Calibration.from_dict(cal.to_dict()) == cal
+    # Files written before warped calibration and the shared outlier have neither field.
+    legacy = {k: v for k, v in cal.to_dict().items() if k not in ("speaker_warp", "background_outlier")}
+    old = Calibration.from_dict(legacy)
+    assert old.speaker_warp == 0.0 and old.background_outlier is False
+    for key, bad in (("speaker_warp", -0.1), ("speaker_warp", 0.5), ("speaker_warp", "x"), ("background_outlier", 1)):
+        with pytest.raises(WordrecError, match=key):
+            Calibration.from_dict({**cal.to_dict(), key: bad})
+
+
+def test_background_scores_with_the_outlier_mixed_in(rng):
+    from wordrec.gmm import design, state_log_densities
+    from wordrec.model import Outlier
+
+    seqs = [rng.normal(size=(n, 3)) for n in (6, 4)]
+    cfg = TrainConfig(n_states=1, n_mix=2, topology="ergodic", max_iter=3)
+    bg, _ = fit_word("<background>", seqs, cfg, variance_floor(seqs, 0.01))
+    outlier = Outlier(0.01, np.zeros(3), np.full(3, 4.0))
+    # A frame far from the background's Gaussians: the outlier bounds its cost.
+    far = [np.vstack([seqs[0], np.full((1, 3), 40.0)])]
+    with_outlier = background_scores(bg, seqs + far, outlier)
+    X = np.vstack(seqs + far)
+    log_b, _ = state_log_densities(design(X), bg.log_weights, bg.means, bg.variances)
+    per_frame = np.logaddexp(np.log1p(-0.01) + log_b[:, 0], outlier.log_density(design(X)))
+    bounds = np.cumsum([0, 6, 4, 7])
+    np.testing.assert_allclose(with_outlier, [per_frame[a:b].sum() for a, b in zip(bounds[:-1], bounds[1:])], rtol=1e-12)
+    without = background_scores(bg, far)
+    assert with_outlier[2] > without[0] + 100.0
+
+
+def test_spectral_variation_counts_only_the_loud_frames(rng):
+    # Clicks in near silence: two kinds of frame, each always alike.  Over
+    # all frames that is a lot of change; over the loud ones, none.
+    quiet = np.column_stack([np.full(40, -12.0), np.tile([3.0, -3.0, 1.0], (40, 1))])
+    click = np.column_stack([np.zeros(6), np.tile([-2.0, 2.0, 0.5], (6, 1))])
+    clicks = np.vstack([quiet[:10], click[:2], quiet[10:25], click[2:4], quiet[25:], click[4:]])
+    assert spectral_variation([clicks], 4)[0] == 0.0
+    assert np.mean(clicks[:, 1:4].std(axis=0)) > 1.0
+    # A frame within 30 dB of the loudest one counts: ln(10) * 3 below it.
+    edge = np.vstack([click[:1], [[-3.0 * np.log(10.0) + 1e-9, 2.0, -2.0, 0.5]]])
+    assert spectral_variation([edge], 4)[0] == pytest.approx(np.mean(edge[:, 1:4].std(axis=0)))
+    assert spectral_variation([edge - np.array([[0.0, 0, 0, 0], [1e-6, 0, 0, 0]])], 4)[0] == 0.0

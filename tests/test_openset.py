@@ -96,3 +96,32 @@ def test_non_speech_is_rejected(open_set, tmp_path):
     rejected = sum(a["word"] == "<unknown>" for a in answered)
     refused = len(paths) - len(answered)  # reported on stderr as having no speech / no sound
     assert rejected + refused >= 0.99 * len(paths), [(a["path"], a["word"], a["confidence"]) for a in answered]
+
+
+def test_new_speakers_are_mostly_answered_not_rejected(tmp_path):
+    # Train on four speakers, recognise the fifth.  Calibrated on the
+    # training voices only (--speaker-warp 0), more than half of george's
+    # recordings were answered <unknown>; calibrated on held-out recordings
+    # with their formants moved (the default), far fewer are.
+    root = fsdd_root()
+    if not (root / "train").is_dir():
+        pytest.skip(f"FSDD not found at {root} (set WORDREC_FSDD)")
+    files = sorted((root / "train").glob("*/*.wav"))
+    manifest = tmp_path / "train.tsv"
+    manifest.write_text("".join(f"{p}\t{p.parent.name}\n" for p in files if "_george_" not in p.name))
+    held_out = [p for p in files if "_george_" in p.name]
+    rates = {}
+    for warp in ("0", "0.1"):
+        model = tmp_path / f"warp{warp}.model"
+        result = CliRunner().invoke(cli, ["train", str(manifest), "-o", str(model), "-q", "--speaker-warp", warp])
+        assert result.exit_code == 0, result.output
+        assert json.loads(model.read_text())["calibration"]["speaker_warp"] == float(warp)
+        result = CliRunner().invoke(cli, ["recognize", "-m", str(model), "--json", "-q"] + [str(p) for p in held_out])
+        answers = json.loads(result.stdout)
+        assert len(answers) == len(held_out)
+        unknown = np.mean([a["word"] == "<unknown>" for a in answers])
+        wrong = np.mean([a["word"] not in ("<unknown>", a["path"].split("/")[-2]) for a in answers])
+        rates[warp] = (unknown, wrong)
+    assert rates["0"][0] > 0.4
+    assert rates["0.1"][0] < 0.7 * rates["0"][0], rates
+    assert rates["0.1"][1] < 0.15, rates

@@ -125,9 +125,10 @@ def _training_overrides(states, mix, iters, tol, topology, var_floor, seed, nois
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--reject/--no-reject", default=True, help="Train a background model and calibrate a rejection threshold on held-out folds, so that 'recognize' can answer <unknown>.  [default: on]")
 @click.option("--false-rejection", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
+@click.option("--speaker-warp", default=0.1, show_default=True, type=click.FloatRange(0, 0.3), help="Calibrate on held-out recordings whose formants are moved this fraction up or down, as if other speakers said them, so that new voices are not rejected as unknown words.  0: calibrate for the training speakers' voices (rejects more unknown words, and many answers for new speakers).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
-def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, quiet, no_trim):
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, quiet, no_trim):
     """Train one GMM-HMM per word on DATA and write the model file.
 
     DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
@@ -169,7 +170,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
         with _progress(n_models(by_word), "Training and calibrating", quiet) as bar:
             models = train_with_rejection(
                 by_word, feature_cfg, train_cfg, false_rejection, jobs=jobs, progress=lambda word: bar.update(1),
-                copies=copies,
+                copies=copies, speaker_warp=speaker_warp,
             )
     else:
         with _progress(len(by_word), "Training", quiet) as bar:

@@ -2,7 +2,8 @@
 
 For a recording of ``T`` frames whose best word scores ``L1``, second best
 ``L2``, and whose background-model score is ``Lb`` (all forward
-log-likelihoods), the two evidence terms are, per frame,
+log-likelihoods; the background model shares the words' outlier
+component), the two evidence terms are, per frame,
 
 * ``llr = (L1 - Lb) / T``: how much better the best word explains the
   recording than generic speech does;
@@ -13,8 +14,10 @@ fitted at training time by logistic regression on held-out folds of the
 training data: in-vocabulary examples (each held-out recording scored
 against all words) against out-of-vocabulary ones (the same recording scored
 against all words *but its own*, which is exactly what an unknown word from
-a known speaker looks like).  The rejection threshold is the confidence
-below which the chosen fraction of held-out in-vocabulary recordings falls.
+a known speaker looks like).  The held-out recordings have their formants
+moved up or down by 10 % first, to sound like speakers the models have not
+heard.  The rejection threshold is the confidence below which the chosen
+fraction of held-out in-vocabulary recordings falls.
 """
 
 from __future__ import annotations
@@ -49,14 +52,26 @@ def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_fra
     return np.stack([llr, margin], axis=1)
 
 
+#: Only frames at most this far below a recording's loudest frame count
+#: for its spectral variation (30 dB, in the natural-log power units of the
+#: energy feature).
+LOUD_RANGE = 3.0 * np.log(10.0)
+
+
 def spectral_variation(feats, n_ceps: int) -> np.ndarray:
     """How much each recording's spectral shape changes: ``(n_recordings,)``.
 
     The standard deviation over frames of each static cepstral coefficient
     but the first (energy or c0), averaged over the coefficients.  Speech
     moves between sounds; a steady tone, hum, chord or drone hardly does.
-    Meaningful for features without per-utterance variance normalisation
-    (which sets every standard deviation to 1).
+    Only the frames within 30 dB of the loudest one count (``LOUD_RANGE``,
+    by the first coefficient): otherwise a few clicks in near silence
+    measure as much change as a word, the clicks against the quiet, while
+    their loud frames are all alike.  FSDD train/: the 1st percentile is
+    7.5 either way; clicks measure 4.4-5.8 over all frames and 1.0-3.5
+    over the loud ones; FSDD test/ with noise as loud as the speech 6.2 or
+    more.  Meaningful for features without per-utterance variance
+    normalisation (which sets every standard deviation to 1).
 
     Parameters
     ----------
@@ -65,14 +80,21 @@ def spectral_variation(feats, n_ceps: int) -> np.ndarray:
         or energy first, as :func:`wordrec.features.extract_many` gives them.
     n_ceps : int
     """
-    return np.array([float(f[:, 1:n_ceps].std(axis=0).mean()) if len(f) > 1 and n_ceps > 1 else 0.0 for f in feats])
+    out = np.zeros(len(feats))
+    for i, f in enumerate(feats):
+        if len(f) < 2 or n_ceps < 2:
+            continue
+        loud = f[f[:, 0] >= f[:, 0].max() - LOUD_RANGE, 1:n_ceps]
+        out[i] = float(loud.std(axis=0).mean()) if len(loud) > 1 else 0.0
+    return out
 
 
 #: A recording whose spectral variation is below this fraction of the 1st
 #: percentile of the training recordings' is taken for a steady sound, not a
 #: word.  FSDD: the 1st percentile is 7.6 and the lowest recording 6.9, so
 #: the floor (5.3) leaves every recording a margin of 30 % or more; steady
-#: tones measure 0.8-2.7, decaying chords 4.0-4.4.
+#: tones measure 0.8-2.7, decaying chords 4.0-4.4, clicks in near silence
+#: 1.0-3.5.
 STEADY_FRACTION = 0.7
 
 
@@ -88,6 +110,13 @@ class Calibration:
 
     ``min_variation``: recordings whose :func:`spectral_variation` is below
     it get confidence 0 (steady sounds); 0 turns the check off.
+    ``speaker_warp``: the held-out recordings it was fitted on had their
+    formants moved by this fraction, up or down, to sound like other
+    speakers (:func:`wordrec.openset.held_out_evidence`); for the record.
+    ``background_outlier``: the background scores it was fitted on had
+    the word models' outlier component mixed in
+    (:func:`wordrec.openset.background_scores`), so scoring must too;
+    False in files written before that.
     """
 
     coef: tuple
@@ -95,6 +124,8 @@ class Calibration:
     threshold: float
     target_false_rejection: float
     min_variation: float = 0.0
+    speaker_warp: float = 0.0
+    background_outlier: bool = False
 
     def confidence(self, ev: np.ndarray, variation: np.ndarray | None = None) -> np.ndarray:
         """Confidence in [0, 1] for evidence rows ``(n, 2)`` and their spectral variation ``(n,)``."""
@@ -111,6 +142,8 @@ class Calibration:
             "threshold": float(self.threshold),
             "target_false_rejection": float(self.target_false_rejection),
             "min_variation": float(self.min_variation),
+            "speaker_warp": float(self.speaker_warp),
+            "background_outlier": bool(self.background_outlier),
         }
 
     @classmethod
@@ -124,14 +157,26 @@ class Calibration:
             raise WordrecError("field 'calibration': needs two finite coefficients and finite numbers")
         if not 0.0 <= values[1] <= 1.0:
             raise WordrecError("field 'calibration.threshold': must be in [0, 1]")
-        try:
-            # Files written before the steady-sound check have no floor.
-            min_variation = float(d.get("min_variation", 0.0))
-        except (TypeError, ValueError):
-            min_variation = float("nan")
-        if not (np.isfinite(min_variation) and min_variation >= 0.0):
-            raise WordrecError("field 'calibration.min_variation': must be a finite number >= 0")
-        return cls(coef, *values, min_variation)
+        # Files written before the steady-sound check have no floor, and
+        # those written before warped calibration none of that.
+        min_variation = _optional_number(d, "min_variation", float("inf"))
+        speaker_warp = _optional_number(d, "speaker_warp", 0.5)
+        background_outlier = d.get("background_outlier", False)
+        if not isinstance(background_outlier, bool):
+            raise WordrecError("field 'calibration.background_outlier': must be true or false")
+        return cls(coef, *values, min_variation, speaker_warp, background_outlier)
+
+
+def _optional_number(d: dict, key: str, below: float) -> float:
+    """``d[key]`` as a finite float in ``[0, below)``; 0 when absent."""
+    try:
+        value = float(d.get(key, 0.0))
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and 0.0 <= value < below):
+        limit = "" if np.isinf(below) else f" below {below:g}"
+        raise WordrecError(f"field 'calibration.{key}': must be a finite number >= 0{limit}")
+    return value
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, n_iter: int = 50) -> tuple[np.ndarray, float]:
