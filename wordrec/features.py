@@ -11,6 +11,7 @@ in a few array operations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,6 +231,7 @@ def _cepstrum_matrix(cfg: FeatureConfig) -> np.ndarray:
     return dct
 
 
+@functools.lru_cache(maxsize=16)
 def warp_matrix(cfg: FeatureConfig, alpha: float) -> np.ndarray:
     """Cepstra of a spectrum with every frequency scaled by ``alpha``: ``(n_ceps - 1, n_ceps - 1)``.
 
@@ -243,6 +245,7 @@ def warp_matrix(cfg: FeatureConfig, alpha: float) -> np.ndarray:
     c(n-1); the first coefficient (log energy or c0, the level) is left
     alone.  Mean normalisation and deltas are linear too, so the matrix
     applies to finished features block by block (:func:`frequency_warp`).
+    Cached, and read-only.
     """
     M = _cepstrum_matrix(cfg)
     centres = _mel_points(cfg)[1:-1]
@@ -253,7 +256,9 @@ def warp_matrix(cfg: FeatureConfig, alpha: float) -> np.ndarray:
     resample = np.zeros((len(centres), len(centres)))
     np.add.at(resample, (np.arange(len(centres)), lower), 1.0 - frac)
     np.add.at(resample, (np.arange(len(centres)), upper), frac)
-    return (M @ resample @ np.linalg.pinv(M))[1:, 1:]
+    out = (M @ resample @ np.linalg.pinv(M))[1:, 1:]
+    out.setflags(write=False)
+    return out
 
 
 def frequency_warp(feats: np.ndarray, cfg: FeatureConfig, alpha: float) -> np.ndarray:
