@@ -249,13 +249,8 @@ def warp_matrix(cfg: FeatureConfig, alpha: float) -> np.ndarray:
     """
     M = _cepstrum_matrix(cfg)
     centres = _mel_points(cfg)[1:-1]
-    position = np.interp(np.clip(centres / alpha, centres[0], centres[-1]), centres, np.arange(len(centres)))
-    lower = np.minimum(np.floor(position).astype(int), len(centres) - 1)
-    upper = np.minimum(lower + 1, len(centres) - 1)
-    frac = position - lower
-    resample = np.zeros((len(centres), len(centres)))
-    np.add.at(resample, (np.arange(len(centres)), lower), 1.0 - frac)
-    np.add.at(resample, (np.arange(len(centres)), upper), frac)
+    # Column j: how much filter j contributes at each warped centre (np.interp of a unit vector).
+    resample = np.column_stack([np.interp(centres / alpha, centres, unit) for unit in np.eye(len(centres))])
     out = (M @ resample @ np.linalg.pinv(M))[1:, 1:]
     out.setflags(write=False)
     return out

@@ -131,9 +131,9 @@ def held_out_evidence(fold_models, fold_tests, background, jobs: int = 1, speake
     ``1 + speaker_warp``, the rest by ``1 - speaker_warp``; see
     ``SPEAKER_WARP``.  Without it, the fold models are tested on voices
     they were trained on, and the threshold is set too high for anyone
-    else.  A held-out recording
-    that gets a wrong word is no in-vocabulary example: answering
-    ``<unknown>`` there is no false rejection but the better answer.
+    else.  A held-out recording that gets a wrong word is no in-vocabulary
+    example: answering ``<unknown>`` there is no false rejection but the
+    better answer.
     Counting those errors too put the threshold at the confidence of the
     fold models' (weaker) errors: with 8 states x 3 Gaussians it fell from
     0.41 to 0.28, and 56-58 % of unknown digits were accepted instead of
@@ -200,12 +200,13 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     models = with_copies_noted(models, copies)
     background = background_set.models[0]
     ev_in, ev_out = held_out_evidence(fold_models, [test for _, test in splits], background, jobs, speaker_warp)
-    calibration = dataclasses.replace(
-        calibrate(ev_in, ev_out, false_rejection), speaker_warp=speaker_warp, background_outlier=True
+    # The steady-sound floor means nothing under variance normalisation (0: off).
+    floor = 0.0 if features_cfg.var_norm else steady_floor(
+        [s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps
     )
-    if not features_cfg.var_norm:
-        floor = steady_floor([s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps)
-        calibration = dataclasses.replace(calibration, min_variation=floor)
+    calibration = dataclasses.replace(
+        calibrate(ev_in, ev_out, false_rejection), min_variation=floor, speaker_warp=speaker_warp, background_outlier=True
+    )
     return dataclasses.replace(models, background=background, calibration=calibration)
 
 
