@@ -180,6 +180,47 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")
 
 
+@cli.command(name="adapt")
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
+@click.argument("data", type=click.Path(exists=True))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Adapted model file to write.")
+@click.option("--prior", default=10.0, show_default=True, type=click.FloatRange(0, min_open=True), help="Weight of the trained means, in frames: larger keeps the model closer to its training voices.")
+@click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes for reading (0: one per CPU core).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def adapt(model_path, data, output, prior, jobs, quiet):
+    """Adapt a model to one speaker from a few labelled recordings; write it as a new model.
+
+    DATA is laid out as for 'wordrec train' (a folder per word, or a
+    manifest), with recordings of the one speaker the new model is for;
+    a few a word are enough.  Every Gaussian's mean moves towards that
+    speaker's frames (MAP); words without recordings keep theirs.
+
+    \b
+    Example:
+      wordrec adapt -m words.model my_voice/ -o mine.model
+    """
+    import os
+
+    from wordrec import corpus, model, pipeline
+    from wordrec.adapt import AdaptConfig
+
+    models = model.load(model_path)
+    found = corpus.load(data)
+    for where, why in found.skipped:
+        _say(f"Skipped: {where}: {why}")
+    model.check_writable(output)
+    with _progress(len(found.items), "Adapting", quiet or len(found.items) < 50) as bar:
+        adapted, used, failures = pipeline.adapt_to_speaker(
+            models, list(found.items), bar.update, jobs or os.cpu_count() or 1, AdaptConfig(prior=prior)
+        )
+    _report_failures(failures)
+    model.save(adapted, output)
+    click.echo("word\trecordings")
+    for word, n in used.items():
+        click.echo(f"{word}\t{n}")
+    _say(f"Wrote {output}: adapted on {sum(used.values())} recordings of {sum(n > 0 for n in used.values())} words, {len(failures)} file(s) skipped.")
+
+
 def _print_train_summary(models) -> None:
     click.echo("word\trecordings\tnoisy_copies\tframes\tstates\titerations\tlog_lik_per_frame")
     for word, d in models.diagnostics["words"].items():
@@ -198,8 +239,9 @@ def _print_train_summary(models) -> None:
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="Reject answers whose confidence is below this.  [default: the model's calibrated threshold]")
 @click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--adapt", is_flag=True, help="The files are one speaker's: recognise them, adapt the models' means to them as recognised, and recognise them again.  Pays off from about 10 recordings a word; each answer then depends on the whole batch.")
 @click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood<TAB>confidence' (<unknown> below the threshold, as for single words).")
-def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, segment):
+def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, segment):
     """Recognise the word spoken in each file (folders are searched for audio).
 
     Prints 'path<TAB>word<TAB>log-likelihood<TAB>confidence' per file.  The
@@ -208,10 +250,14 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, se
     (K > 1), the K best 'word<TAB>log-likelihood' pairs follow, best first.
 
     \b
-    Example:
+    Examples:
       wordrec recognize -m words.model a.wav b.flac more/
+      wordrec recognize -m words.model --adapt my_voice/    # one speaker's batch
     """
     from wordrec import corpus, model, pipeline
+
+    if adapt and segment:
+        raise click.UsageError("--adapt works on a batch of single-word files, not with --segment")
 
     models = model.load(model_path)
     files, skipped = corpus.expand(paths)
@@ -222,7 +268,7 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, se
             models, files, nbest, as_json, quiet, pipeline.rejection_threshold(models, threshold, not no_reject)
         )
     with _progress(len(files), "Recognising", quiet or len(files) < 50) as bar:
-        answers = pipeline.recognize_files(models, files, nbest, bar.update, threshold, not no_reject)
+        answers = pipeline.recognize_files(models, files, nbest, bar.update, threshold, not no_reject, _adaptation(adapt))
     failed = [a.failure for a in answers if a.failure]
     _report_failures(failed)
     if as_json:
@@ -266,6 +312,15 @@ def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None
         _dump_json(found)
     if failed:
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _adaptation(adapt: bool):
+    """The AdaptConfig for --adapt, or None without it."""
+    if not adapt:
+        return None
+    from wordrec.adapt import AdaptConfig
+
+    return AdaptConfig()
 
 
 def _segment_word(seg, threshold: float) -> str:
@@ -337,9 +392,10 @@ def _group_regex(ctx, param, value):
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
+@click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, as_json, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, as_json, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -355,6 +411,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
       wordrec eval -m words.model test/
       wordrec eval recordings/ --folds 5 --seed 1
       wordrec eval recordings/ --group-by '_([a-z]+)_'    # leave one speaker out
+      wordrec eval recordings/ --group-by '_([a-z]+)_' --adapt    # ... adapted to them
     """
     cv_options = _training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight)
     if folds is not None and group_by is not None:
@@ -369,7 +426,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
     if model_path is not None and (cv_options or sample_rate is not None or jobs is not None):
         raise click.UsageError("training options (--states, --mix, --seed, -j, ...) apply only with --folds or --group-by")
     if cross:
-        _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet)
+        _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, _adaptation(adapt))
         return
 
     from wordrec import corpus, model, pipeline
@@ -384,10 +441,12 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
             _say(f"Skipped: {where}: {why}")
         total = len(found.items) + len(oov_files)
         with _progress(total, "Evaluating", quiet or total < 50) as bar:
-            rep, failures = pipeline.evaluate_open_set(models, list(found.items), oov_files, bar.update, threshold)
+            rep, failures = pipeline.evaluate_open_set(
+                models, list(found.items), oov_files, bar.update, threshold, _adaptation(adapt)
+            )
     else:
         with _progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
-            rep, failures = pipeline.evaluate_corpus(models, list(found.items), bar.update)
+            rep, failures = pipeline.evaluate_corpus(models, list(found.items), bar.update, _adaptation(adapt))
     _report_failures(failures)
     if as_json:
         _dump_json(rep)
@@ -397,7 +456,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         sys.exit(EXIT_SOME_FAILED)
 
 
-def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet) -> None:
+def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, adapt=None) -> None:
     import os
 
     from wordrec import corpus, crossval, pipeline
@@ -427,6 +486,7 @@ def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_jso
             jobs=jobs or os.cpu_count() or 1,
             progress=files_bar.update,
             fold_progress=lambda name: folds_bar.update(1),
+            adapt=adapt,
         )
     for f in rep["folds"]:
         for w in f["missing_words"]:
@@ -435,6 +495,7 @@ def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_jso
     _report_failures(failures)
     rep["n_failed"] = len(failures)
     rep["cross_validation"] = method
+    rep["adapted"] = adapt is not None
     if as_json:
         _dump_json(rep)
     else:

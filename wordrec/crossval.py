@@ -130,14 +130,26 @@ class Scorer:
     score: Callable
 
 
-def wordrec_trainer(feature_cfg, train_cfg, jobs: int = 1) -> Callable:
-    """A trainer for :func:`run` that fits wordrec's GMM-HMMs (:func:`wordrec.train.fit_all`)."""
+def wordrec_trainer(feature_cfg, train_cfg, jobs: int = 1, adapt=None) -> Callable:
+    """A trainer for :func:`run` that fits wordrec's GMM-HMMs (:func:`wordrec.train.fit_all`).
+
+    With ``adapt`` (a :class:`wordrec.adapt.AdaptConfig`), the models are
+    adapted to each fold's test files as one batch before they answer
+    (:func:`wordrec.adapt.adapt_unsupervised`): with folds by speaker, that
+    is unsupervised adaptation to each held-out speaker.
+    """
+    from wordrec.adapt import adapt_unsupervised
     from wordrec.recognize import score
     from wordrec.train import fit_all
 
     def fit(by_word: dict) -> Scorer:
         models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs)
-        return Scorer(tuple(models.words), lambda feats: score(models, feats))
+
+        def scores(feats):
+            out = score(models, feats)
+            return adapt_unsupervised(models, feats, out, adapt)[1] if adapt is not None and len(feats) else out
+
+        return Scorer(tuple(models.words), scores)
 
     return fit
 
@@ -245,7 +257,7 @@ def run(folds, feats: dict, trainer: Callable, progress=None, copies: dict | Non
     return result, failures
 
 
-def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, fold_progress=None):
+def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, fold_progress=None, adapt=None):
     """Featurise every file of ``folds`` once and run wordrec on them.
 
     Parameters
@@ -256,6 +268,8 @@ def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, 
     train_cfg : TrainConfig
     jobs : int
         Worker processes for featurising and training (results do not depend on it).
+    adapt : wordrec.adapt.AdaptConfig, optional
+        Adapt the models to each fold's test files (see :func:`wordrec_trainer`).
     progress, fold_progress : callable, optional
         Called with the number of files featurised / the name of each fold done.
 
@@ -270,7 +284,7 @@ def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, 
 
     items = [it for _, train, test in folds for it in (*test, *train)]
     feats, unreadable, copies = featurise(items, feature_cfg, progress, jobs, NoiseCopies.of(train_cfg))
-    result, failures = run(folds, feats, wordrec_trainer(feature_cfg, train_cfg, jobs), fold_progress, copies)
+    result, failures = run(folds, feats, wordrec_trainer(feature_cfg, train_cfg, jobs, adapt), fold_progress, copies)
     failures = unreadable + failures
     result["n_failed"] = len(failures)
     return result, failures

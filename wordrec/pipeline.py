@@ -7,6 +7,7 @@ and the problem, and the caller reports it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,7 +226,7 @@ def rejection_threshold(models, threshold: float | None = None, reject: bool = T
 
 
 def recognize_files(models, paths, nbest: int | None = None, progress=None,
-                    threshold: float | None = None, reject: bool = True) -> list[Answer]:
+                    threshold: float | None = None, reject: bool = True, adapt=None) -> list[Answer]:
     """Score every file against every word; one :class:`Answer` per path.
 
     Parameters
@@ -235,6 +236,10 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
         calibrated threshold.
     reject : bool
         False accepts every answer (the confidence is still given).
+    adapt : wordrec.adapt.AdaptConfig, optional
+        Treat the files as one speaker's: adapt the models to them
+        (:func:`wordrec.adapt.adapt_unsupervised`) and answer with the
+        adapted models.
     """
     from wordrec.openset import confidences
     from wordrec.recognize import rank, score
@@ -245,6 +250,13 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
     scores = score(models, good_feats) if good else np.zeros((0, len(models.models)))
     conf = confidences(models, good_feats, scores) if good else None
     threshold = rejection_threshold(models, threshold, reject)
+    if adapt is not None and good:
+        from wordrec.adapt import adapt_unsupervised
+
+        # Only what the unadapted models accept adapts them.
+        use = None if conf is None else conf >= threshold
+        models, scores = adapt_unsupervised(models, good_feats, scores, adapt, use)
+        conf = confidences(models, good_feats, scores)
     answers: list = [None] * len(feats)
     for i, f in enumerate(feats):
         if isinstance(f, Failure):
@@ -261,15 +273,15 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
     return answers
 
 
-def evaluate_corpus(models, items, progress=None) -> tuple[dict, list[Failure]]:
-    """Recognise labelled ``(path, word)`` items and summarise.
+def evaluate_corpus(models, items, progress=None, adapt=None) -> tuple[dict, list[Failure]]:
+    """Recognise labelled ``(path, word)`` items and summarise (``adapt``: as for :func:`recognize_files`).
 
     Returns the report of :func:`wordrec.evaluate.report` (labels: the
     model's words plus any true word it lacks) and the files that failed.
     """
     from wordrec.evaluate import report
 
-    answers = recognize_files(models, [p for p, _ in items], 1, progress)
+    answers = recognize_files(models, [p for p, _ in items], 1, progress, adapt=adapt)
     ok = [(a, w) for a, (_, w) in zip(answers, items) if a.failure is None]
     failures = [a.failure for a in answers if a.failure is not None]
     truth = [w for _, w in ok]
@@ -279,8 +291,11 @@ def evaluate_corpus(models, items, progress=None) -> tuple[dict, list[Failure]]:
     return rep, failures
 
 
-def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float | None = None) -> tuple[dict, list[Failure]]:
+def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float | None = None,
+                      adapt=None) -> tuple[dict, list[Failure]]:
     """In-vocabulary ``(path, word)`` items and out-of-vocabulary files, with rejection.
+
+    With ``adapt``, all of them are one batch for :func:`recognize_files`.
 
     Returns
     -------
@@ -302,7 +317,7 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         raise WordrecError("the model has no rejection calibration (train it without --no-reject)")
     paths = [p for p, _ in items] + list(oov_paths)
     truth_all = [w for _, w in items] + [UNKNOWN] * len(oov_paths)
-    answers = recognize_files(models, paths, 1, progress, threshold)
+    answers = recognize_files(models, paths, 1, progress, threshold, adapt=adapt)
     failures = [a.failure for a in answers if a.failure is not None]
     ok = [(a, t) for a, t in zip(answers, truth_all) if a.failure is None]
     truth = [t for _, t in ok]
@@ -323,3 +338,35 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         n_failed=len(failures),
     )
     return rep, failures
+
+
+def adapt_to_speaker(models, items, progress=None, jobs: int = 1, cfg=None) -> tuple[object, dict, list[Failure]]:
+    """Adapt ``models`` to the speaker of labelled ``(path, word)`` items (supervised MAP).
+
+    Items whose word the models do not know are reported as failures.
+
+    Returns
+    -------
+    adapted : ModelSet
+        With an entry appended to ``training["adaptation"]`` recording the
+        prior and the recordings used per word.
+    used : dict of str -> int
+        Recordings each word was adapted on.
+    failures : list of Failure
+    """
+    from wordrec.adapt import AdaptConfig, adapt_supervised
+
+    cfg = (cfg or AdaptConfig()).validated()
+    known = set(models.words)
+    failures = [Failure(str(p), f"{p}: word {w!r} is not one of the model's words") for p, w in items if w not in known]
+    items = [(p, w) for p, w in items if w in known]
+    feats = extract_files([p for p, _ in items], models.features, progress, labelled=True, jobs=jobs)
+    good = [(f, w) for f, (_, w) in zip(feats, items) if not isinstance(f, Failure)]
+    failures += [f for f in feats if isinstance(f, Failure)]
+    if not good:
+        raise WordrecError("none of the recordings is usable for adaptation (see above); no model written")
+    adapted = adapt_supervised(models, [f for f, _ in good], [w for _, w in good], cfg)
+    used = {w: sum(1 for _, x in good if x == w) for w in models.words}
+    record = {"prior": cfg.prior, "recordings": used}
+    training = dict(adapted.training, adaptation=list(adapted.training.get("adaptation", [])) + [record])
+    return dataclasses.replace(adapted, training=training), used, failures

@@ -1,0 +1,223 @@
+import itertools
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from wordrec import adapt
+from wordrec.cli import cli
+from wordrec.errors import WordrecError
+from wordrec.features import FeatureConfig
+from wordrec.gmm import logsumexp
+from wordrec.model import ModelSet, WordModel
+from wordrec.recognize import score
+
+from conftest import make_tone_corpus
+
+
+def _word(rng, word, n_states=2, n_mix=2, dim=2):
+    trans = np.triu(rng.dirichlet(np.ones(n_states), size=n_states))
+    trans[-1, -1] = 1.0
+    trans /= trans.sum(axis=1, keepdims=True)
+    start = np.zeros(n_states)
+    start[0] = 1.0
+    final = np.zeros(n_states, bool)
+    final[-1] = True
+    return WordModel(
+        word, start, trans, final, rng.dirichlet(np.ones(n_mix), size=n_states),
+        rng.normal(size=(n_states, n_mix, dim)), rng.uniform(0.5, 2.0, size=(n_states, n_mix, dim)),
+    )
+
+
+def _log_gauss(x, mean, var):
+    return -0.5 * np.sum(np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
+
+
+def test_mean_statistics_equal_brute_force_over_paths_and_gaussians(rng):
+    wm = _word(rng, "w")
+    seqs = [rng.normal(size=(n, 2)) for n in (3, 5, 4)]
+    n_states, n_mix, _ = wm.means.shape
+    occ_ref = np.zeros((n_states, n_mix))
+    sums_ref = np.zeros(wm.means.shape)
+    for x in seqs:
+        # Every (state, Gaussian) sequence, weighted by its joint probability with x.
+        joint = []
+        for states in itertools.product(range(n_states), repeat=len(x)):
+            for mixes in itertools.product(range(n_mix), repeat=len(x)):
+                lp = np.log(wm.startprob[states[0]]) if wm.startprob[states[0]] > 0 else -np.inf
+                for t, (s, m) in enumerate(zip(states, mixes)):
+                    if t:
+                        lp += np.log(wm.transmat[states[t - 1], s]) if wm.transmat[states[t - 1], s] > 0 else -np.inf
+                    lp += np.log(wm.weights[s, m]) + _log_gauss(x[t], wm.means[s, m], wm.variances[s, m])
+                if not wm.final[states[-1]]:
+                    lp = -np.inf
+                joint.append((lp, states, mixes))
+        total = logsumexp(np.array([j[0] for j in joint]), 0)
+        for lp, states, mixes in joint:
+            p = np.exp(lp - total)
+            for t, (s, m) in enumerate(zip(states, mixes)):
+                occ_ref[s, m] += p
+                sums_ref[s, m] += p * x[t]
+    occ, sums = adapt.mean_statistics(wm, seqs)
+    np.testing.assert_allclose(occ, occ_ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sums, sums_ref, rtol=1e-9, atol=1e-12)
+    # Posteriors sum to one at every frame.
+    assert occ.sum() == pytest.approx(sum(len(x) for x in seqs), rel=1e-12)
+
+
+def test_map_means_interpolates_between_prior_and_data(rng):
+    wm = _word(rng, "w")
+    seqs = [rng.normal(loc=3.0, size=(n, 2)) for n in (6, 9)]
+    occ, sums = adapt.mean_statistics(wm, seqs)
+    for prior in (0.5, 10.0):
+        new = adapt.map_means(wm, seqs, prior)
+        expected = (prior * wm.means + sums) / (prior + occ)[:, :, None]
+        np.testing.assert_allclose(new.means, expected, rtol=1e-12)
+        for key in ("weights", "variances", "transmat", "startprob"):
+            np.testing.assert_array_equal(getattr(new, key), getattr(wm, key))
+    # A prior worth far more frames than the data keeps the means.
+    np.testing.assert_allclose(adapt.map_means(wm, seqs, 1e12).means, wm.means, atol=1e-9)
+    # No data: nothing moves.
+    np.testing.assert_array_equal(adapt.map_means(wm, [], 10.0).means, wm.means)
+
+
+def test_adaptation_never_lowers_the_likelihood_of_its_data(rng):
+    # MAP-EM: the prior term is largest at the old means, so the likelihood
+    # of the adaptation data cannot fall.
+    for trial in range(5):
+        wm = _word(rng, "w", n_states=3, n_mix=3, dim=3)
+        seqs = [rng.normal(loc=rng.normal(), size=(n, 3)) for n in rng.integers(4, 15, size=6)]
+        models = ModelSet(FeatureConfig(), (wm,))
+        before = score(models, seqs).sum()
+        after = score(ModelSet(FeatureConfig(), (adapt.map_means(wm, seqs, 5.0),)), seqs).sum()
+        assert after >= before - 1e-9 * abs(before), trial
+
+
+def _two_words():
+    def word(name, centre):
+        return WordModel(
+            name, np.array([1.0]), np.array([[1.0]]), np.array([True]), np.array([[1.0]]),
+            np.array([[[centre, 0.0]]]), np.ones((1, 1, 2)),
+        )
+
+    return ModelSet(FeatureConfig(), (word("a", 0.0), word("b", 2.0)))
+
+
+def _shifted_speaker(rng, n=40, shift=0.9):
+    """Recordings of 'a' and 'b' from a voice that moves every frame by +shift on the first axis."""
+    feats, labels = [], []
+    for k in range(n):
+        word, centre = ("a", 0.0) if k % 2 == 0 else ("b", 2.0)
+        offset = np.array([centre + shift + 0.2 * rng.standard_normal(), 0.0])
+        feats.append(offset + rng.standard_normal((20, 2)))
+        labels.append(word)
+    return feats, labels
+
+
+def _accuracy(models, feats, labels, scores=None):
+    scores = score(models, feats) if scores is None else scores
+    return np.mean([models.words[j] == w for j, w in zip(scores.argmax(axis=1), labels)])
+
+
+def test_unsupervised_adaptation_recovers_a_shifted_voice(rng):
+    models = _two_words()
+    feats, labels = _shifted_speaker(rng)
+    first = score(models, feats)
+    before = _accuracy(models, feats, labels, first)
+    adapted, scores = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(prior=10.0, rounds=3))
+    after = _accuracy(adapted, feats, labels, scores)
+    assert before < 0.85 and after > 0.95, (before, after)
+    np.testing.assert_allclose(scores, score(adapted, feats))
+    # The trained means are the prior: adapting again from scratch gives the same models.
+    again, _ = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(prior=10.0, rounds=3))
+    np.testing.assert_array_equal(again.models[0].means, adapted.models[0].means)
+
+
+def test_recordings_left_out_of_use_do_not_move_the_models(rng):
+    models = _two_words()
+    feats, labels = _shifted_speaker(rng)
+    first = score(models, feats)
+    none, scores = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(), use=np.zeros(len(feats), bool))
+    for a, b in zip(none.models, models.models):
+        np.testing.assert_array_equal(a.means, b.means)
+    np.testing.assert_array_equal(scores, first)
+
+
+def test_supervised_adaptation_moves_only_the_words_it_has_recordings_for(rng):
+    models = _two_words()
+    feats, labels = _shifted_speaker(rng)
+    only_a = [(f, w) for f, w in zip(feats, labels) if w == "a"] + [(feats[1], "zebra")]
+    adapted = adapt.adapt_supervised(models, [f for f, _ in only_a], [w for _, w in only_a])
+    assert adapted.models[0].means[0, 0, 0] > 0.8  # 'a' moved to the voice
+    np.testing.assert_array_equal(adapted.models[1].means, models.models[1].means)  # 'b' kept its mean
+    assert _accuracy(adapted, feats, labels) > _accuracy(models, feats, labels)
+
+
+@pytest.mark.parametrize("prior, rounds", [(0.0, 3), (float("nan"), 3), (10.0, 0), (10.0, 1.5)])
+def test_bad_settings_are_refused(prior, rounds):
+    with pytest.raises(WordrecError):
+        adapt.AdaptConfig(prior, rounds).validated()
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory):
+    root = tmp_path_factory.mktemp("adapt")
+    data = make_tone_corpus(root / "data")
+    model = root / "tones.model"
+    result = CliRunner().invoke(cli, ["train", str(data), "-o", str(model), "--states", "3", "--mix", "2", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    return root, data, model
+
+
+def test_recognize_and_eval_with_adapt(tones):
+    _, data, model = tones
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(model), "--adapt", "--json", "-q", str(data)])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)
+    assert len(answers) == 18 and all(a["word"] == a["path"].split("/")[-2] for a in answers)
+    result = CliRunner().invoke(cli, ["eval", "-m", str(model), str(data), "--adapt", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == 1.0
+    args = ["eval", str(data), "--folds", "3", "--states", "3", "--mix", "2", "-j", "1", "--adapt", "--json", "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)
+    assert rep["adapted"] is True and rep["n_files"] == 18
+
+
+def test_adapt_with_segment_is_a_usage_error(tones):
+    _, data, model = tones
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(model), "--adapt", "--segment", str(data / "low" / "low_0.wav")])
+    assert result.exit_code == 2 and "--adapt" in result.output
+
+
+def test_adapt_command_writes_an_adapted_model_and_names_what_it_skipped(tones, tmp_path):
+    _, data, model = tones
+    manifest = tmp_path / "mine.tsv"
+    manifest.write_text(
+        f"{data / 'low' / 'low_0.wav'}\tlow\n{data / 'low' / 'low_1.wav'}\tlow\n"
+        f"{data / 'mid' / 'mid_0.wav'}\tmid\n{data / 'high' / 'high_0.wav'}\tloud\n"
+    )
+    out = tmp_path / "mine.model"
+    result = CliRunner().invoke(cli, ["adapt", "-m", str(model), str(manifest), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "high_0.wav: word 'loud' is not one of the model's words" in result.stderr
+    assert result.stdout.splitlines() == ["word\trecordings", "high\t0", "low\t2", "mid\t1"]
+    before, after = json.loads(model.read_text()), json.loads(out.read_text())
+    assert after["training"]["adaptation"] == [{"prior": 10.0, "recordings": {"high": 0, "low": 2, "mid": 1}}]
+    means = {w: (b["means"], a["means"]) for w, b, a in zip(before["words"], before["models"], after["models"])}
+    assert means["high"][0] == means["high"][1]
+    assert means["low"][0] != means["low"][1] and means["mid"][0] != means["mid"][1]
+    result = CliRunner().invoke(cli, ["eval", "-m", str(out), str(data), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["accuracy"] == 1.0
+
+
+def test_adapt_command_writes_nothing_when_no_recording_is_usable(tones, tmp_path):
+    _, data, model = tones
+    manifest = tmp_path / "none.tsv"
+    manifest.write_text(f"{data / 'low' / 'low_0.wav'}\tlouder\n")
+    out = tmp_path / "none.model"
+    result = CliRunner().invoke(cli, ["adapt", "-m", str(model), str(manifest), "-o", str(out), "-q"])
+    assert result.exit_code == 1 and not out.exists()
+    assert "Traceback" not in result.output
