@@ -6,7 +6,11 @@ recognises every test recording with white or pink noise added at a fixed
 signal-to-noise ratio (the noise of wordrec.augment, drawn per recording
 from a seed that the training copies do not use), at several ratios.
 
-    python bench/noise.py [--snr 30 20 10 5] [--set n_states=8 --set n_mix=3] [-j N]
+    python bench/noise.py [--snr 30 20 10 5] [--set n_states=8 --set n_mix=3] [--adapt] [-j N]
+
+--adapt adds a column: the models adapted (wordrec.adapt, unsupervised) to
+all test recordings at that noise level as one batch, i.e. to the noise,
+as `wordrec eval -m MODEL --adapt` would do.
 
 FSDD is read from $WORDREC_FSDD (default ../shared/data/fsdd next to the repo).
 Prints a markdown table to stdout.
@@ -31,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from fsdd import fsdd_root  # noqa: E402
 from wordrec import corpus, pipeline, recognize, train  # noqa: E402
+from wordrec.adapt import AdaptConfig, adapt_unsupervised  # noqa: E402
 from wordrec.augment import NoiseCopies  # noqa: E402
 from wordrec.features import FeatureConfig  # noqa: E402
 from wordrec.train import TrainConfig  # noqa: E402
@@ -46,11 +51,17 @@ def _setting(text: str) -> tuple[str, object]:
         return name, value
 
 
+def _accuracy(models, scores, truth) -> float:
+    """Per cent of rows whose best-scoring word is the truth."""
+    return 100 * float(np.mean([models.words[b] == w for b, w in zip(scores.argmax(axis=1), truth)]))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--snr", type=float, nargs="+", default=[30, 20, 10, 5], help="dB below the speech")
     ap.add_argument("--set", dest="settings", action="append", default=[], type=_setting, metavar="NAME=VALUE",
                     help="a TrainConfig field, e.g. n_states=8")
+    ap.add_argument("--adapt", action="store_true", help="also adapt the models to each noisy test set")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     args = ap.parse_args()
     root = fsdd_root()
@@ -64,15 +75,18 @@ def main() -> int:
     models = train.fit_all(by_word, fc, cfg, jobs=args.jobs, copies=copies)
     test = corpus.load(root / "test").items
     paths, truth = [p for p, _ in test], [w for _, w in test]
-    print(f"| noise below the speech | accuracy on FSDD test ({len(paths)} files) |")
-    print("|---|---:|")
+    head = f"| noise below the speech | accuracy on FSDD test ({len(paths)} files) |"
+    print(head + (" adapted to the noisy test set |" if args.adapt else ""))
+    print("|---|---:|" + ("---:|" if args.adapt else ""))
     for snr in args.snr:
         feats = pipeline.extract_files(paths, fc, labelled=True, jobs=args.jobs,
                                        noise=NoiseCopies(1.0, snr, snr, TEST_NOISE_SEED))
         feats = [f[1] if isinstance(f, tuple) else f for f in feats]
-        best = recognize.score(models, feats).argmax(axis=1)
-        acc = float(np.mean([models.words[b] == w for b, w in zip(best, truth)]))
-        print(f"| {snr:g} dB | {100 * acc:.1f}% |", flush=True)
+        scores = recognize.score(models, feats)
+        row = f"| {snr:g} dB | {_accuracy(models, scores, truth):.1f}% |"
+        if args.adapt:
+            row += f" {_accuracy(models, adapt_unsupervised(models, feats, scores, AdaptConfig())[1], truth):.1f}% |"
+        print(row, flush=True)
     changed = ", ".join(f"{k}={v!r}" for k, v in args.settings) or "defaults"
     print(f"\n`python bench/noise.py`: wordrec {changed}, white or pink noise per recording (seed {TEST_NOISE_SEED}).")
     return 0

@@ -60,3 +60,19 @@ def make_tone_corpus(root: Path, n_per_word=6, rate=8000) -> Path:
             b = tone([f2], 0.25 + 0.01 * k, rate, seed=100 + k)
             write_wav(root / w / f"{w}_{k}.wav", np.concatenate([a, b]), rate)
     return root
+
+
+def train_tone_model(root: Path):
+    """The tone corpus under ``root`` and a small model trained on it by the CLI.
+
+    Returns (data folder, model path, the CliRunner result of 'train').
+    """
+    from click.testing import CliRunner
+
+    from wordrec.cli import cli
+
+    data = make_tone_corpus(root / "data")
+    model = root / "tones.model"
+    result = CliRunner().invoke(cli, ["train", str(data), "-o", str(model), "--states", "3", "--mix", "2", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    return data, model, result

@@ -13,7 +13,7 @@ from wordrec.gmm import logsumexp
 from wordrec.model import ModelSet, WordModel
 from wordrec.recognize import score
 
-from conftest import make_tone_corpus
+from conftest import train_tone_model
 
 
 def _word(rng, word, n_states=2, n_mix=2, dim=2):
@@ -162,16 +162,12 @@ def test_bad_settings_are_refused(prior, rounds):
 
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory):
-    root = tmp_path_factory.mktemp("adapt")
-    data = make_tone_corpus(root / "data")
-    model = root / "tones.model"
-    result = CliRunner().invoke(cli, ["train", str(data), "-o", str(model), "--states", "3", "--mix", "2", "-j", "1"])
-    assert result.exit_code == 0, result.output
-    return root, data, model
+    data, model, _ = train_tone_model(tmp_path_factory.mktemp("adapt"))
+    return data, model
 
 
 def test_recognize_and_eval_with_adapt(tones):
-    _, data, model = tones
+    data, model = tones
     result = CliRunner().invoke(cli, ["recognize", "-m", str(model), "--adapt", "--json", "-q", str(data)])
     assert result.exit_code == 0, result.output
     answers = json.loads(result.stdout)
@@ -187,13 +183,13 @@ def test_recognize_and_eval_with_adapt(tones):
 
 
 def test_adapt_with_segment_is_a_usage_error(tones):
-    _, data, model = tones
+    data, model = tones
     result = CliRunner().invoke(cli, ["recognize", "-m", str(model), "--adapt", "--segment", str(data / "low" / "low_0.wav")])
     assert result.exit_code == 2 and "--adapt" in result.output
 
 
 def test_adapt_command_writes_an_adapted_model_and_names_what_it_skipped(tones, tmp_path):
-    _, data, model = tones
+    data, model = tones
     manifest = tmp_path / "mine.tsv"
     manifest.write_text(
         f"{data / 'low' / 'low_0.wav'}\tlow\n{data / 'low' / 'low_1.wav'}\tlow\n"
@@ -214,7 +210,7 @@ def test_adapt_command_writes_an_adapted_model_and_names_what_it_skipped(tones, 
 
 
 def test_adapt_command_writes_nothing_when_no_recording_is_usable(tones, tmp_path):
-    _, data, model = tones
+    data, model = tones
     manifest = tmp_path / "none.tsv"
     manifest.write_text(f"{data / 'low' / 'low_0.wav'}\tlouder\n")
     out = tmp_path / "none.model"

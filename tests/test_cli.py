@@ -8,17 +8,12 @@ from wordrec import __version__
 from wordrec.cli import cli
 from wordrec.train import TrainConfig
 
-from conftest import make_tone_corpus, write_wav, tone
+from conftest import train_tone_model, write_wav, tone
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, ):
-    root = tmp_path_factory.mktemp("tones")
-    data = make_tone_corpus(root / "data")
-    model = root / "tones.model"
-    result = CliRunner().invoke(cli, ["train", str(data), "-o", str(model), "--states", "3", "--mix", "2", "-j", "1"])
-    assert result.exit_code == 0, result.output
-    return data, model, result
+def trained(tmp_path_factory):
+    return train_tone_model(tmp_path_factory.mktemp("tones"))
 
 
 def test_train_prints_a_summary_per_word(trained):

@@ -15,12 +15,17 @@ from conftest import fsdd_root, write_wav
 RATE = 8000
 
 
-@pytest.fixture(scope="module")
-def open_set(tmp_path_factory):
+def _fsdd_and_workdir(tmp_path_factory, name):
+    """FSDD's root and a fresh work folder; skips the test where FSDD is absent."""
     root = fsdd_root()
     if not (root / "train").is_dir():
         pytest.skip(f"FSDD not found at {root} (set WORDREC_FSDD)")
-    work = tmp_path_factory.mktemp("openset")
+    return root, tmp_path_factory.mktemp(name)
+
+
+@pytest.fixture(scope="module")
+def open_set(tmp_path_factory):
+    root, work = _fsdd_and_workdir(tmp_path_factory, "openset")
     manifest = work / "train.tsv"
     lines = [f"{p}\t{p.parent.name}" for d in "01234567" for p in sorted((root / "train" / d).glob("*.wav"))]
     manifest.write_text("\n".join(lines) + "\n")
@@ -101,10 +106,7 @@ def test_non_speech_is_rejected(open_set, tmp_path):
 @pytest.fixture(scope="module")
 def without_george(tmp_path_factory):
     """Models trained on FSDD train/ without george, calibrated with and without the speaker warp."""
-    root = fsdd_root()
-    if not (root / "train").is_dir():
-        pytest.skip(f"FSDD not found at {root} (set WORDREC_FSDD)")
-    work = tmp_path_factory.mktemp("george")
+    root, work = _fsdd_and_workdir(tmp_path_factory, "george")
     files = sorted((root / "train").glob("*/*.wav"))
     manifest = work / "train.tsv"
     manifest.write_text("".join(f"{p}\t{p.parent.name}\n" for p in files if "_george_" not in p.name))
