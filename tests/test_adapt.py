@@ -13,7 +13,7 @@ from wordrec.gmm import logsumexp
 from wordrec.model import ModelSet, WordModel
 from wordrec.recognize import score
 
-from conftest import train_tone_model
+from conftest import train_tone_model, write_wav
 
 
 def _word(rng, word, n_states=2, n_mix=2, dim=2):
@@ -125,12 +125,14 @@ def test_unsupervised_adaptation_recovers_a_shifted_voice(rng):
     feats, labels = _shifted_speaker(rng)
     first = score(models, feats)
     before = _accuracy(models, feats, labels, first)
-    adapted, scores = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(prior=10.0, rounds=3))
+    adapted, scores, answers = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(prior=10.0, rounds=3))
     after = _accuracy(adapted, feats, labels, scores)
     assert before < 0.85 and after > 0.95, (before, after)
     np.testing.assert_allclose(scores, score(adapted, feats))
+    # The answers it adapted on are the adapted models' own (it stopped because they settled).
+    np.testing.assert_array_equal(answers, scores.argmax(axis=1))
     # The trained means are the prior: adapting again from scratch gives the same models.
-    again, _ = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(prior=10.0, rounds=3))
+    again, _, _ = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(prior=10.0, rounds=3))
     np.testing.assert_array_equal(again.models[0].means, adapted.models[0].means)
 
 
@@ -138,10 +140,11 @@ def test_recordings_left_out_of_use_do_not_move_the_models(rng):
     models = _two_words()
     feats, labels = _shifted_speaker(rng)
     first = score(models, feats)
-    none, scores = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(), use=np.zeros(len(feats), bool))
+    none, scores, answers = adapt.adapt_unsupervised(models, feats, first, adapt.AdaptConfig(), use=np.zeros(len(feats), bool))
     for a, b in zip(none.models, models.models):
         np.testing.assert_array_equal(a.means, b.means)
     np.testing.assert_array_equal(scores, first)
+    assert np.all(answers == -1)
 
 
 def test_supervised_adaptation_moves_only_the_words_it_has_recordings_for(rng):
@@ -201,7 +204,7 @@ def test_adapt_command_writes_an_adapted_model_and_names_what_it_skipped(tones, 
     assert "high_0.wav: word 'loud' is not one of the model's words" in result.stderr
     assert result.stdout.splitlines() == ["word\trecordings", "high\t0", "low\t2", "mid\t1"]
     before, after = json.loads(model.read_text()), json.loads(out.read_text())
-    assert after["training"]["adaptation"] == [{"prior": 10.0, "recordings": {"high": 0, "low": 2, "mid": 1}}]
+    assert after["training"]["adaptation"] == [{"prior": 10.0, "labelled": True, "recordings": {"high": 0, "low": 2, "mid": 1}}]
     means = {w: (b["means"], a["means"]) for w, b, a in zip(before["words"], before["models"], after["models"])}
     assert means["high"][0] == means["high"][1]
     assert means["low"][0] != means["low"][1] and means["mid"][0] != means["mid"][1]
@@ -217,3 +220,25 @@ def test_adapt_command_writes_nothing_when_no_recording_is_usable(tones, tmp_pat
     result = CliRunner().invoke(cli, ["adapt", "-m", str(model), str(manifest), "-o", str(out), "-q"])
     assert result.exit_code == 1 and not out.exists()
     assert "Traceback" not in result.output
+
+
+def test_adapt_unlabelled_adapts_each_word_on_the_recordings_recognised_as_it(tones, tmp_path):
+    data, model = tones
+    out = tmp_path / "voice.model"
+    result = CliRunner().invoke(cli, ["adapt", "-m", str(model), "--unlabelled", str(data / "low"), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())["training"]["adaptation"][-1]
+    assert record["labelled"] is False
+    assert record["recordings"]["low"] >= 5 and sum(record["recordings"].values()) <= 6
+    before, after = json.loads(model.read_text()), json.loads(out.read_text())
+    moved = {w: b["means"] != a["means"] for w, b, a in zip(before["words"], before["models"], after["models"])}
+    assert moved["low"] and not moved["high"]
+
+
+def test_adapt_unlabelled_without_speech_writes_nothing(tones, tmp_path):
+    _, model = tones
+    write_wav(tmp_path / "quiet" / "q.wav", np.zeros(8000))
+    out = tmp_path / "quiet.model"
+    result = CliRunner().invoke(cli, ["adapt", "-m", str(model), "--unlabelled", str(tmp_path / "quiet"), "-o", str(out), "-q"])
+    assert result.exit_code == 1 and not out.exists(), result.output
+    assert "q.wav" in result.stderr and "Traceback" not in result.output

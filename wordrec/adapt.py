@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,6 +99,16 @@ def map_means(wm, seqs, prior: float = PRIOR):
     return dataclasses.replace(wm, means=means)
 
 
+class Adapted(NamedTuple):
+    """What :func:`adapt_unsupervised` returns."""
+
+    models: object  # ModelSet
+    #: The adapted models' scores of the recordings, (n_recordings, n_words).
+    scores: np.ndarray
+    #: The word index each recording adapted, -1 for none, (n_recordings,).
+    answers: np.ndarray
+
+
 def adapt_supervised(models, feats, labels, cfg: AdaptConfig = AdaptConfig()):
     """Adapt every word model on the recordings labelled with it.
 
@@ -139,24 +150,24 @@ def adapt_unsupervised(models, feats, scores: np.ndarray, cfg: AdaptConfig = Ada
 
     Returns
     -------
-    adapted : ModelSet
-    scores : ndarray, shape (n_recordings, n_words)
-        The adapted models' scores of ``feats``.
+    Adapted
+        The adapted models, their scores of ``feats``, and the answers
+        they were adapted on.
     """
     from wordrec.recognize import score
 
     adapted = models
-    previous = None
+    previous = np.full(len(feats), -1, dtype=np.int64)
     for _ in range(cfg.rounds):
         answers = _best(scores)
         if use is not None:
             answers = np.where(use, answers, -1)
-        if previous is not None and np.array_equal(answers, previous):
+        if np.array_equal(answers, previous):
             break
         adapted = _adapted(models, feats, answers, cfg)
         scores = score(adapted, feats)
         previous = answers
-    return adapted, scores
+    return Adapted(adapted, scores, previous)
 
 
 def _best(scores: np.ndarray) -> np.ndarray:

@@ -184,11 +184,12 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
 @click.argument("data", type=click.Path(exists=True))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Adapted model file to write.")
+@click.option("--unlabelled", is_flag=True, help="DATA is a folder of recordings without labels (searched for audio files): each adapts the word it is recognised as, if the model accepts the answer.  Needs many recordings: about 10 a word.")
 @click.option("--prior", default=10.0, show_default=True, type=click.FloatRange(0, min_open=True), help="Weight of the trained means, in frames: larger keeps the model closer to its training voices.")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes for reading (0: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def adapt(model_path, data, output, prior, jobs, quiet):
-    """Adapt a model to one speaker from a few labelled recordings; write it as a new model.
+def adapt(model_path, data, output, unlabelled, prior, jobs, quiet):
+    """Adapt a model to one speaker from his recordings; write it as a new model.
 
     DATA is laid out as for 'wordrec train' (a folder per word, or a
     manifest), with recordings of the one speaker the new model is for;
@@ -196,8 +197,9 @@ def adapt(model_path, data, output, prior, jobs, quiet):
     speaker's frames (MAP); words without recordings keep theirs.
 
     \b
-    Example:
+    Examples:
       wordrec adapt -m words.model my_voice/ -o mine.model
+      wordrec adapt -m words.model --unlabelled my_session/ -o mine.model
     """
     import os
 
@@ -205,15 +207,23 @@ def adapt(model_path, data, output, prior, jobs, quiet):
     from wordrec.adapt import AdaptConfig
 
     models = model.load(model_path)
-    found = corpus.load(data)
-    for where, why in found.skipped:
+    if unlabelled:
+        files, skipped = corpus.expand([data])
+    else:
+        found = corpus.load(data)
+        files, skipped = list(found.items), found.skipped
+    for where, why in skipped:
         _say(f"Skipped: {where}: {why}")
     model.check_writable(output)
-    with _progress(len(found.items), "Adapting", quiet or len(found.items) < 50) as bar:
-        adapted, used, failures = pipeline.adapt_to_speaker(
-            models, list(found.items), bar.update, jobs or os.cpu_count() or 1, AdaptConfig(prior=prior)
+    with _progress(len(files), "Reading", quiet or len(files) < 50) as bar:
+        feats, words, failures = pipeline.adaptation_features(
+            models, files, bar.update, jobs or os.cpu_count() or 1, labelled=not unlabelled
         )
     _report_failures(failures)
+    if unlabelled:
+        adapted, used = pipeline.adapt_to_voice(models, feats, AdaptConfig(prior=prior))
+    else:
+        adapted, used = pipeline.adapt_to_speaker(models, feats, words, AdaptConfig(prior=prior))
     model.save(adapted, output)
     click.echo("word\trecordings")
     for word, n in used.items():

@@ -255,7 +255,7 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
 
         # Only what the unadapted models accept adapts them.
         use = None if conf is None else conf >= threshold
-        models, scores = adapt_unsupervised(models, good_feats, scores, adapt, use)
+        models, scores, _ = adapt_unsupervised(models, good_feats, scores, adapt, use)
         conf = confidences(models, good_feats, scores)
     answers: list = [None] * len(feats)
     for i, f in enumerate(feats):
@@ -340,33 +340,82 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
     return rep, failures
 
 
-def adapt_to_speaker(models, items, progress=None, jobs: int = 1, cfg=None) -> tuple[object, dict, list[Failure]]:
-    """Adapt ``models`` to the speaker of labelled ``(path, word)`` items (supervised MAP).
+def adaptation_features(models, items, progress=None, jobs: int = 1, labelled: bool = True) -> tuple[list, list, list[Failure]]:
+    """Features of one speaker's recordings, for :func:`adapt_to_speaker` or :func:`adapt_to_voice`.
 
-    Items whose word the models do not know are reported as failures.
+    Parameters
+    ----------
+    items : list of (path, word) with ``labelled``, else list of paths
+        Labelled items whose word the models do not know are failures.
+
+    Returns
+    -------
+    feats : list of ndarray (n_frames, n_features)
+    words : list of str (labelled) or None (unlabelled), one per feature array
+    failures : list of Failure
+    """
+    if not labelled:
+        items = [(p, None) for p in items]
+    known = set(models.words)
+    failures = [Failure(str(p), f"{p}: word {w!r} is not one of the model's words") for p, w in items if labelled and w not in known]
+    items = [(p, w) for p, w in items if not labelled or w in known]
+    extracted = extract_files([p for p, _ in items], models.features, progress, labelled=labelled, jobs=jobs)
+    failures += [f for f in extracted if isinstance(f, Failure)]
+    good = [(f, w) for f, (_, w) in zip(extracted, items) if not isinstance(f, Failure)]
+    return [f for f, _ in good], [w for _, w in good], failures
+
+
+def adapt_to_speaker(models, feats, words, cfg=None) -> tuple[object, dict]:
+    """Adapt ``models`` to the speaker of labelled recordings (supervised MAP).
 
     Returns
     -------
     adapted : ModelSet
-        With an entry appended to ``training["adaptation"]`` recording the
-        prior and the recordings used per word.
+        With an entry appended to ``training["adaptation"]`` (see
+        :func:`_noting_adaptation`).
     used : dict of str -> int
         Recordings each word was adapted on.
-    failures : list of Failure
     """
     from wordrec.adapt import AdaptConfig, adapt_supervised
 
     cfg = (cfg or AdaptConfig()).validated()
-    known = set(models.words)
-    failures = [Failure(str(p), f"{p}: word {w!r} is not one of the model's words") for p, w in items if w not in known]
-    items = [(p, w) for p, w in items if w in known]
-    feats = extract_files([p for p, _ in items], models.features, progress, labelled=True, jobs=jobs)
-    good = [(f, w) for f, (_, w) in zip(feats, items) if not isinstance(f, Failure)]
-    failures += [f for f in feats if isinstance(f, Failure)]
-    if not good:
-        raise WordrecError("none of the recordings is usable for adaptation (see above); no model written")
-    adapted = adapt_supervised(models, [f for f, _ in good], [w for _, w in good], cfg)
-    used = {w: sum(1 for _, x in good if x == w) for w in models.words}
-    record = {"prior": cfg.prior, "recordings": used}
-    training = dict(adapted.training, adaptation=list(adapted.training.get("adaptation", [])) + [record])
-    return dataclasses.replace(adapted, training=training), used, failures
+    if not feats:
+        raise WordrecError("none of the recordings is usable for adaptation; no model written")
+    adapted = adapt_supervised(models, feats, words, cfg)
+    used = {w: sum(1 for x in words if x == w) for w in models.words}
+    return _noting_adaptation(adapted, cfg, used, labelled=True), used
+
+
+def adapt_to_voice(models, feats, cfg=None) -> tuple[object, dict]:
+    """Adapt ``models`` to the speaker of unlabelled recordings (unsupervised MAP).
+
+    The recordings are recognised; those the models accept (all, without a
+    calibration) adapt them, each to the word it was recognised as
+    (:func:`wordrec.adapt.adapt_unsupervised`).  Returns as
+    :func:`adapt_to_speaker`.
+    """
+    from wordrec.adapt import AdaptConfig, adapt_unsupervised
+    from wordrec.openset import confidences
+    from wordrec.recognize import score
+
+    cfg = (cfg or AdaptConfig()).validated()
+    if not feats:
+        raise WordrecError("none of the recordings is usable for adaptation; no model written")
+    scores = score(models, feats)
+    conf = confidences(models, feats, scores)
+    use = None if conf is None else conf >= rejection_threshold(models)
+    adapted, _, answers = adapt_unsupervised(models, feats, scores, cfg, use)
+    used = {w: int(np.sum(answers == j)) for j, w in enumerate(models.words)}
+    if not any(used.values()):
+        raise WordrecError(
+            f"the model recognised none of the {len(feats)} usable recordings confidently enough to adapt to them; "
+            "no model written"
+        )
+    return _noting_adaptation(adapted, cfg, used, labelled=False), used
+
+
+def _noting_adaptation(models, cfg, used: dict, labelled: bool):
+    """``models`` with ``{prior, labelled, recordings}`` appended to ``training["adaptation"]``."""
+    record = {"prior": cfg.prior, "labelled": labelled, "recordings": used}
+    training = dict(models.training, adaptation=list(models.training.get("adaptation", [])) + [record])
+    return dataclasses.replace(models, training=training)
