@@ -88,7 +88,8 @@ def main() -> int:
             row += f" {_accuracy(models, adapt_unsupervised(models, feats, scores, AdaptConfig())[1], truth):.1f}% |"
         print(row, flush=True)
     changed = ", ".join(f"{k}={v!r}" for k, v in args.settings) or "defaults"
-    print(f"\n`python bench/noise.py`: wordrec {changed}, white or pink noise per recording (seed {TEST_NOISE_SEED}).")
+    command = "python bench/noise.py" + (" --adapt" if args.adapt else "")
+    print(f"\n`{command}`: wordrec {changed}, white or pink noise per recording (seed {TEST_NOISE_SEED}).")
     return 0
 
 

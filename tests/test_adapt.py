@@ -242,3 +242,11 @@ def test_adapt_unlabelled_without_speech_writes_nothing(tones, tmp_path):
     result = CliRunner().invoke(cli, ["adapt", "-m", str(model), "--unlabelled", str(tmp_path / "quiet"), "-o", str(out), "-q"])
     assert result.exit_code == 1 and not out.exists(), result.output
     assert "q.wav" in result.stderr and "Traceback" not in result.output
+
+
+def test_adapt_help_states_the_default_prior_of_adapt_config():
+    # The CLI default is written out (no numpy import for --help); it must be the library's.
+    from wordrec.cli import adapt as command
+
+    prior = next(p for p in command.params if p.name == "prior")
+    assert prior.default == adapt.AdaptConfig().prior
