@@ -180,12 +180,19 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")
 
 
+def _finite(ctx, param, value):
+    # FloatRange lets NaN through (every comparison with it is false).
+    if value is not None and value != value:
+        raise click.BadParameter("must be a number, not nan")
+    return value
+
+
 @cli.command(name="adapt")
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
 @click.argument("data", type=click.Path(exists=True))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Adapted model file to write.")
 @click.option("--unlabelled", is_flag=True, help="DATA is a folder of recordings without labels (searched for audio files): each adapts the word it is recognised as, if the model accepts the answer.  Needs many recordings: about 10 a word.")
-@click.option("--prior", default=10.0, show_default=True, type=click.FloatRange(0, min_open=True), help="Weight of the trained means, in frames: larger keeps the model closer to its training voices.")
+@click.option("--prior", default=10.0, show_default=True, type=click.FloatRange(0, 1e9, min_open=True), callback=_finite, help="Weight of the trained means, in frames: larger keeps the model closer to its training voices.")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes for reading (0: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def adapt(model_path, data, output, unlabelled, prior, jobs, quiet):
@@ -402,7 +409,7 @@ def _group_regex(ctx, param, value):
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
-@click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn.")
+@click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, as_json, quiet):

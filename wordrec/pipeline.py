@@ -346,7 +346,9 @@ def adaptation_features(models, items, progress=None, jobs: int = 1, labelled: b
     Parameters
     ----------
     items : list of (path, word) with ``labelled``, else list of paths
-        Labelled items whose word the models do not know are failures.
+        Labelled items whose word the models do not know are failures, and
+        so are recordings without speech or too short for the model
+        (of their word, if labelled).
 
     Returns
     -------
@@ -356,13 +358,28 @@ def adaptation_features(models, items, progress=None, jobs: int = 1, labelled: b
     """
     if not labelled:
         items = [(p, None) for p in items]
-    known = set(models.words)
+    known = {m.word: m for m in models.models}
     failures = [Failure(str(p), f"{p}: word {w!r} is not one of the model's words") for p, w in items if labelled and w not in known]
     items = [(p, w) for p, w in items if not labelled or w in known]
-    extracted = extract_files([p for p, _ in items], models.features, progress, labelled=labelled, jobs=jobs)
-    failures += [f for f in extracted if isinstance(f, Failure)]
-    good = [(f, w) for f, (_, w) in zip(extracted, items) if not isinstance(f, Failure)]
-    return [f for f, _ in good], [w for _, w in good], failures
+    # Recordings without speech fail here as they do in recognition: a
+    # label does not make hiss worth adapting to.
+    extracted = extract_files([p for p, _ in items], models.features, progress, jobs=jobs)
+    feats, words = [], []
+    for f, (p, w) in zip(extracted, items):
+        need = known[w].min_frames() if labelled else min(m.min_frames() for m in models.models)
+        if isinstance(f, Failure):
+            failures.append(f)
+        elif len(f) < need:
+            failures.append(Failure(str(p), f"{p}: {too_short(models, len(f)) if not labelled else _too_short_for(w, len(f), need, models)}"))
+        else:
+            feats.append(f)
+            words.append(w)
+    return feats, words, failures
+
+
+def _too_short_for(word: str, n_frames: int, need: int, models) -> str:
+    seconds = need * models.features.win_step
+    return f"too short for the model of {word!r} ({n_frames} frames; it needs at least {need}, about {seconds:.2f} s)"
 
 
 def adapt_to_speaker(models, feats, words, cfg=None) -> tuple[object, dict]:
