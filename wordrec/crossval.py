@@ -147,7 +147,7 @@ def wordrec_trainer(feature_cfg, train_cfg, jobs: int = 1, adapt=None) -> Callab
 
         def scores(feats):
             out = score(models, feats)
-            return adapt_unsupervised(models, feats, out, adapt)[1] if adapt is not None and len(feats) else out
+            return adapt_unsupervised(models, feats, out, adapt).scores if adapt is not None else out
 
         return Scorer(tuple(models.words), scores)
 

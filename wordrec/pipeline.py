@@ -185,10 +185,16 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs:
     return by_word, failures, copies
 
 
-def too_short(models, n_frames: int) -> str:
-    need = min(m.min_frames() for m in models.models)
+def too_short(models, n_frames: int, word: str | None = None) -> str:
+    """Why ``n_frames`` are too few for every word model (or for ``word``'s)."""
+    if word is None:
+        need = min(m.min_frames() for m in models.models)
+        what = "to recognise", "the models need"
+    else:
+        need = models.models[models.words.index(word)].min_frames()
+        what = f"for the model of {word!r}", "it needs"
     seconds = need * models.features.win_step
-    return f"too short to recognise ({n_frames} frames; the models need at least {need}, about {seconds:.2f} s)"
+    return f"too short {what[0]} ({n_frames} frames; {what[1]} at least {need}, about {seconds:.2f} s)"
 
 
 @dataclass(frozen=True)
@@ -251,11 +257,7 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
     conf = confidences(models, good_feats, scores) if good else None
     threshold = rejection_threshold(models, threshold, reject)
     if adapt is not None and good:
-        from wordrec.adapt import adapt_unsupervised
-
-        # Only what the unadapted models accept adapts them.
-        use = None if conf is None else conf >= threshold
-        models, scores, _ = adapt_unsupervised(models, good_feats, scores, adapt, use)
+        models, scores, _ = _adapt_on_accepted(models, good_feats, scores, conf, threshold, adapt)
         conf = confidences(models, good_feats, scores)
     answers: list = [None] * len(feats)
     for i, f in enumerate(feats):
@@ -271,6 +273,16 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
         accepted = c is None or c >= threshold
         answers[i] = Answer(str(paths[i]), ranked, len(feats[i]), confidence=c, accepted=accepted)
     return answers
+
+
+def _adapt_on_accepted(models, feats, scores, conf, threshold: float, cfg):
+    """:func:`wordrec.adapt.adapt_unsupervised` on the answers the unadapted
+    models accept (``conf >= threshold``; all when ``conf`` is None), so that
+    unknown words and noise do not pull the models towards themselves."""
+    from wordrec.adapt import adapt_unsupervised
+
+    use = None if conf is None else conf >= threshold
+    return adapt_unsupervised(models, feats, scores, cfg, use)
 
 
 def evaluate_corpus(models, items, progress=None, adapt=None) -> tuple[dict, list[Failure]]:
@@ -358,28 +370,24 @@ def adaptation_features(models, items, progress=None, jobs: int = 1, labelled: b
     """
     if not labelled:
         items = [(p, None) for p in items]
-    known = {m.word: m for m in models.models}
-    failures = [Failure(str(p), f"{p}: word {w!r} is not one of the model's words") for p, w in items if labelled and w not in known]
-    items = [(p, w) for p, w in items if not labelled or w in known]
+    # Frames each word's model needs; None (unlabelled): the fewest any needs.
+    need = {m.word: m.min_frames() for m in models.models}
+    need[None] = min(need.values())
+    failures = [Failure(str(p), f"{p}: word {w!r} is not one of the model's words") for p, w in items if w not in need]
+    items = [(p, w) for p, w in items if w in need]
     # Recordings without speech fail here as they do in recognition: a
     # label does not make hiss worth adapting to.
     extracted = extract_files([p for p, _ in items], models.features, progress, jobs=jobs)
     feats, words = [], []
     for f, (p, w) in zip(extracted, items):
-        need = known[w].min_frames() if labelled else min(m.min_frames() for m in models.models)
         if isinstance(f, Failure):
             failures.append(f)
-        elif len(f) < need:
-            failures.append(Failure(str(p), f"{p}: {too_short(models, len(f)) if not labelled else _too_short_for(w, len(f), need, models)}"))
+        elif len(f) < need[w]:
+            failures.append(Failure(str(p), f"{p}: {too_short(models, len(f), w)}"))
         else:
             feats.append(f)
             words.append(w)
     return feats, words, failures
-
-
-def _too_short_for(word: str, n_frames: int, need: int, models) -> str:
-    seconds = need * models.features.win_step
-    return f"too short for the model of {word!r} ({n_frames} frames; it needs at least {need}, about {seconds:.2f} s)"
 
 
 def adapt_to_speaker(models, feats, words, cfg=None) -> tuple[object, dict]:
@@ -411,7 +419,7 @@ def adapt_to_voice(models, feats, cfg=None) -> tuple[object, dict]:
     (:func:`wordrec.adapt.adapt_unsupervised`).  Returns as
     :func:`adapt_to_speaker`.
     """
-    from wordrec.adapt import AdaptConfig, adapt_unsupervised
+    from wordrec.adapt import AdaptConfig
     from wordrec.openset import confidences
     from wordrec.recognize import score
 
@@ -420,8 +428,7 @@ def adapt_to_voice(models, feats, cfg=None) -> tuple[object, dict]:
         raise WordrecError("none of the recordings is usable for adaptation; no model written")
     scores = score(models, feats)
     conf = confidences(models, feats, scores)
-    use = None if conf is None else conf >= rejection_threshold(models)
-    adapted, _, answers = adapt_unsupervised(models, feats, scores, cfg, use)
+    adapted, _, answers = _adapt_on_accepted(models, feats, scores, conf, rejection_threshold(models), cfg)
     used = {w: int(np.sum(answers == j)) for j, w in enumerate(models.words)}
     if not any(used.values()):
         raise WordrecError(
