@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -573,14 +574,22 @@ def _default_sigint():
 @pytest.mark.skipif(os.name != "posix", reason="signals to a process group")
 @pytest.mark.parametrize(
     "sig, to_group, jobs",
-    [(signal.SIGTERM, False, "1"), (signal.SIGINT, True, "1"), (signal.SIGINT, True, "2")],
-    ids=["SIGTERM", "Ctrl-C", "Ctrl-C with 2 workers"],
+    [
+        (signal.SIGTERM, False, "1"),
+        (signal.SIGINT, True, "1"),
+        (signal.SIGINT, True, "2"),
+        (signal.SIGTERM, False, "2"),
+        (signal.SIGTERM, True, "2"),
+    ],
+    ids=["SIGTERM", "Ctrl-C", "Ctrl-C with 2 workers", "SIGTERM with 2 workers", "SIGTERM to the group with 2 workers"],
 )
 def test_interrupted_training_leaves_the_old_model_and_no_temporary_file(slow_corpus, tmp_path, sig, to_group, jobs):
     out = tmp_path / "words.model"
     out.write_bytes(b"the previous model")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wordrec", "train", str(slow_corpus), "-o", str(out), "-j", jobs],
+        # Long EM in the workers, so that the signal finds them busy.
+        [sys.executable, "-m", "wordrec", "train", str(slow_corpus), "-o", str(out), "-j", jobs,
+         "--mix", "6", "--iters", "200", "--tol", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         start_new_session=True, preexec_fn=_default_sigint,
     )
@@ -592,6 +601,8 @@ def test_interrupted_training_leaves_the_old_model_and_no_temporary_file(slow_co
             if not line or "Training" in line:
                 break
         assert "Training" in seen[-1], "".join(seen)
+        if jobs != "1":
+            time.sleep(1.0)  # let the pool start and its workers get busy
         (os.killpg if to_group else os.kill)(proc.pid, sig)
         stdout, stderr = proc.communicate(timeout=300)
     finally:

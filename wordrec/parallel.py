@@ -41,7 +41,7 @@ def ordered_map(fn, tasks, jobs: int = 1, done=None) -> list:
         return results
     import multiprocessing
 
-    pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_ignore_sigint)
+    pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_worker_signals)
     try:
         for out in pool.imap(fn, tasks):
             results.append(out)
@@ -57,9 +57,13 @@ def ordered_map(fn, tasks, jobs: int = 1, done=None) -> list:
     return results
 
 
-def _ignore_sigint() -> None:
+def _worker_signals() -> None:
     """In a worker: leave Ctrl-C to the parent, which stops the workers
-    itself (an idle worker would otherwise print a traceback)."""
+    itself (an idle worker would otherwise print a traceback), and let
+    SIGTERM end the worker quietly: the CLI's handler, inherited through
+    fork, turns it into KeyboardInterrupt, which in a worker is a traceback,
+    and ``Pool.terminate`` stops workers with SIGTERM."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
