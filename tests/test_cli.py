@@ -103,6 +103,38 @@ def test_usage_error_exits_2(tmp_path):
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "command, args, named",
+    [
+        ("train", ["--seed", "-1"], "--seed"),
+        ("train", ["--false-rejection", "nan"], "--false-rejection"),
+        ("train", ["--speaker-warp", "nan"], "--speaker-warp"),
+        ("train", ["--tol", "nan"], "--tol"),
+        ("train", ["--var-floor", "nan"], "--var-floor"),
+        ("train", ["--noise-copies", "nan"], "--noise-copies"),
+        ("train", ["--outlier-weight", "nan"], "--outlier-weight"),
+        ("train", ["--no-reject", "--speaker-warp", "0.1"], "--speaker-warp"),
+        ("train", ["--no-reject", "--false-rejection", "0.1"], "--false-rejection"),
+        ("recognize", ["--threshold", "nan"], "--threshold"),
+        ("recognize", ["--no-reject", "--threshold", "0.5"], "--threshold"),
+        ("eval", ["--threshold", "nan"], "--threshold"),
+        ("eval", ["--folds", "2", "--seed", "-5"], "--seed"),
+    ],
+)
+def test_options_without_a_meaning_are_usage_errors(trained, tmp_path, command, args, named):
+    data, model, _ = trained
+    out = tmp_path / "x.model"
+    where = {
+        "train": [str(data), "-o", str(out)],
+        "recognize": ["-m", str(model), str(data)],
+        "eval": (["-m", str(model)] if "--folds" not in args else []) + [str(data)],
+    }[command]
+    result = CliRunner().invoke(cli, [command, *where, *args])
+    assert result.exit_code == 2, result.output
+    assert named in result.stderr and "Traceback" not in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", ["train", "eval"])
 def test_help_states_the_training_defaults_of_train_config(command):
     # The help text is written out by hand (the CLI does not load numpy for
@@ -127,3 +159,15 @@ def test_help_states_the_training_defaults_of_train_config(command):
         assert (found.group(1) if isinstance(value, str) else float(found.group(1))) == value, option
     assert f"at most {d.grow_iter} at each smaller one" in text
     assert f"{d.noise_snr_low:g}-{d.noise_snr_high:g} dB down" in text
+
+
+@pytest.mark.parametrize("iters, mix, expected", [("0", "2", 0), ("3", "1", 3), ("3", "2", 3 + 3)])
+def test_train_summary_counts_every_em_step(trained, tmp_path, iters, mix, expected):
+    # With --tol 0 EM never stops early: `iters` steps at the final size and
+    # at most that many (the grow limit is larger) at each smaller size.
+    data, _, _ = trained
+    args = ["train", str(data), "-o", str(tmp_path / "m"), "--states", "3", "--mix", mix, "--iters", iters, "--tol", "0", "--no-reject", "-j", "1", "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.strip().splitlines()[1:]]
+    assert rows and all(int(r[5]) == expected for r in rows)

@@ -81,6 +81,28 @@ def cli():
     """
 
 
+def _refuse_given(why: str, *names: str) -> None:
+    """A usage error if any of these options was given on the command line."""
+    ctx = click.get_current_context()
+    given = [p.opts[0] for p in ctx.command.params if p.name in names and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"{why}: {' and '.join(given)} would have no effect")
+
+
+class _Range(click.FloatRange):
+    """click.FloatRange without NaN, which it lets through (every comparison
+    with NaN is false)."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if value != value:
+            self.fail("must be a number, not nan", param, ctx)
+        return value
+
+
+SEEDS = click.IntRange(0, 2**32 - 1)
+
+
 def _training_options(note: str):
     """The EM settings of 'train', which 'eval' also takes for cross-validation.
 
@@ -92,12 +114,12 @@ def _training_options(note: str):
         click.option("--states", default=None, type=click.IntRange(1, 100), help=f"{note}States per word model.  [default: 8]"),
         click.option("--mix", default=None, type=click.IntRange(1, 256), help=f"{note}Gaussians per state.  [default: 3]"),
         click.option("--iters", default=None, type=click.IntRange(0, 10000), help=f"{note}EM iterations at most at the final mixture size (and at most 8 at each smaller one).  [default: 14]"),
-        click.option("--tol", default=None, type=click.FloatRange(0, 1, max_open=True), help=f"{note}Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-3]"),
+        click.option("--tol", default=None, type=_Range(0, 1, max_open=True), help=f"{note}Relative log-likelihood gain that ends EM early (0: never).  [default: 1e-3]"),
         click.option("--topology", default=None, type=click.Choice(["left-to-right", "ergodic"]), help=f"{note}State topology.  [default: left-to-right]"),
-        click.option("--var-floor", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True), help=f"{note}Variance floor as a fraction of the global variance.  [default: 0.01]"),
-        click.option("--seed", default=None, type=int, help=f"{note}Random seed (with cross-validation, also of the folds).  [default: 0]"),
-        click.option("--noise-copies", default=None, type=click.FloatRange(0, 1), help=f"{note}Share of the recordings also trained on with noise added, 5-30 dB down (0: none).  [default: 0.25]"),
-        click.option("--outlier-weight", default=None, type=click.FloatRange(0, 0.5, max_open=True), help=f"{note}Weight of the broad Gaussian shared by every state, which bounds what one frame no state explains can cost (0: none).  [default: 1e-4]"),
+        click.option("--var-floor", default=None, type=_Range(0, 1, min_open=True, max_open=True), help=f"{note}Variance floor as a fraction of the global variance.  [default: 0.01]"),
+        click.option("--seed", default=None, type=SEEDS, help=f"{note}Random seed (with cross-validation, also of the folds).  [default: 0]"),
+        click.option("--noise-copies", default=None, type=_Range(0, 1), help=f"{note}Share of the recordings also trained on with noise added, 5-30 dB down (0: none).  [default: 0.25]"),
+        click.option("--outlier-weight", default=None, type=_Range(0, 0.5, max_open=True), help=f"{note}Weight of the broad Gaussian shared by every state, which bounds what one frame no state explains can cost (0: none).  [default: 1e-4]"),
     ]
 
     def apply(command):
@@ -124,8 +146,8 @@ def _training_overrides(states, mix, iters, tol, topology, var_floor, seed, nois
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="Resample everything to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--reject/--no-reject", default=True, help="Train a background model and calibrate a rejection threshold on held-out folds, so that 'recognize' can answer <unknown>.  [default: on]")
-@click.option("--false-rejection", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
-@click.option("--speaker-warp", default=0.1, show_default=True, type=click.FloatRange(0, 0.3), help="Calibrate on held-out recordings whose formants are moved this fraction up or down, as if other speakers said them, so that new voices are not rejected as unknown words.  0: calibrate for the training speakers' voices (rejects more unknown words, and many answers for new speakers).")
+@click.option("--false-rejection", default=0.02, show_default=True, type=_Range(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
+@click.option("--speaker-warp", default=0.1, show_default=True, type=_Range(0, 0.3), help="Calibrate on held-out recordings whose formants are moved this fraction up or down, as if other speakers said them, so that new voices are not rejected as unknown words.  0: calibrate for the training speakers' voices (rejects more unknown words, and many answers for new speakers).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
 def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, quiet, no_trim):
@@ -145,6 +167,8 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     from wordrec.features import FeatureConfig
     from wordrec.train import TrainConfig, fit_all
 
+    if not reject:
+        _refuse_given("--no-reject trains no rejection threshold", "false_rejection", "speaker_warp")
     train_cfg = TrainConfig(**_training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight)).validated()
     found = corpus.load(data)
     for where, why in found.skipped:
@@ -180,19 +204,12 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     _say(f"Wrote {output}: {len(models.models)} words, {rate} Hz, {len(failures)} file(s) skipped.")
 
 
-def _finite(ctx, param, value):
-    # FloatRange lets NaN through (every comparison with it is false).
-    if value is not None and value != value:
-        raise click.BadParameter("must be a number, not nan")
-    return value
-
-
 @cli.command(name="adapt")
 @click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
 @click.argument("data", type=click.Path(exists=True))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Adapted model file to write.")
 @click.option("--unlabelled", is_flag=True, help="DATA is a folder of recordings without labels (searched for audio files): each adapts the word it is recognised as, if the model accepts the answer.  Needs many recordings: about 10 a word.")
-@click.option("--prior", default=10.0, show_default=True, type=click.FloatRange(0, 1e9, min_open=True), callback=_finite, help="Weight of the trained means, in frames: larger keeps the model closer to its training voices.")
+@click.option("--prior", default=10.0, show_default=True, type=_Range(0, 1e9, min_open=True), help="Weight of the trained means, in frames: larger keeps the model closer to its training voices.")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes for reading (0: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def adapt(model_path, data, output, unlabelled, prior, jobs, quiet):
@@ -241,7 +258,8 @@ def adapt(model_path, data, output, unlabelled, prior, jobs, quiet):
 def _print_train_summary(models) -> None:
     click.echo("word\trecordings\tnoisy_copies\tframes\tstates\titerations\tlog_lik_per_frame")
     for word, d in models.diagnostics["words"].items():
-        iterations = sum(len(stage) - 1 for stage in d["log_lik"])
+        # One log-likelihood per EM step at each mixture size, and the final one.
+        iterations = sum(len(stage) for stage in d["log_lik"]) - 1
         click.echo(
             f"{word}\t{d['n_recordings']}\t{d.get('n_noisy_copies', 0)}\t{d['n_frames']}\t{d['n_states']}\t"
             f"{iterations}\t{d['log_lik_per_frame']:.3f}"
@@ -253,7 +271,7 @@ def _print_train_summary(models) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--nbest", default=1, type=click.IntRange(1, 1000), help="List the best K words per file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of tab-separated lines.")
-@click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="Reject answers whose confidence is below this.  [default: the model's calibrated threshold]")
+@click.option("--threshold", default=None, type=_Range(0, 1), help="Reject answers whose confidence is below this.  [default: the model's calibrated threshold]")
 @click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--adapt", is_flag=True, help="The files are one speaker's: recognise them, adapt the models' means to them as recognised, and recognise them again.  Pays off from about 10 recordings a word; each answer then depends on the whole batch.")
@@ -275,6 +293,8 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
 
     if adapt and segment:
         raise click.UsageError("--adapt works on a batch of single-word files, not with --segment")
+    if no_reject:
+        _refuse_given("--no-reject answers every file with a word", "threshold")
 
     models = model.load(model_path)
     files, skipped = corpus.expand(paths)
@@ -408,7 +428,7 @@ def _group_regex(ctx, param, value):
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="With cross-validation: resample to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
-@click.option("--threshold", default=None, type=click.FloatRange(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
+@click.option("--threshold", default=None, type=_Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
