@@ -442,6 +442,60 @@ def test_a_manifest_with_bad_lines_reports_file_and_line(tmp_path):
     assert {w: d["n_recordings"] for w, d in diags.items()} == {"high": 3, "low": 4, "mid": 2}
 
 
+_TOO_LONG = "a" * 300  # longer than any file system allows for one name
+
+
+def test_paths_the_system_refuses_are_one_error_each_and_the_batch_goes_on(tones, tmp_path):
+    data, model_path = tones
+    good = write_wav(tmp_path / "mid.wav", _mid())
+    result = invoke(["recognize", "-m", model_path, tmp_path / f"{_TOO_LONG}.wav", good])
+    assert result.exit_code == 3
+    assert answers(result) == {str(good): "mid"}
+    [line] = error_lines(result)
+    assert _TOO_LONG in line and "cannot access (File name too long)" in line
+
+
+def test_a_manifest_line_the_system_refuses_is_skipped_and_said_so(tones, tmp_path):
+    data, model_path = tones
+    write_wav(tmp_path / "mid.wav", _mid())
+    manifest = tmp_path / "test.tsv"
+    manifest.write_text(f"mid.wav\tmid\n{_TOO_LONG}.wav\tmid\n")
+    result = invoke(["eval", "-m", model_path, manifest, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_files"] == 1
+    assert f"test.tsv:2: {tmp_path / _TOO_LONG}.wav: cannot access (File name too long)" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_a_pipe_or_device_as_data_is_refused_without_reading_it(tones, tmp_path, command):
+    # Read as a manifest, a pipe would block forever and /dev/zero never end:
+    # run in a process that a timeout can stop.
+    _, model_path = tones
+    fifo = tmp_path / "data.fifo"
+    os.mkfifo(fifo)
+    for data in [fifo] + ([Path("/dev/zero")] if os.path.exists("/dev/zero") else []):
+        args = ["train", data, "-o", tmp_path / "x.model"] if command == "train" else ["eval", "-m", model_path, data]
+        proc = subprocess.run(
+            [sys.executable, "-m", "wordrec", *map(str, args)], capture_output=True, text=True, cwd=REPO, timeout=120
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.strip() == f"Error: {data}: not a folder or a manifest file (not a regular file)"
+        assert not (tmp_path / "x.model").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="permissions do not bind root")
+def test_an_unreadable_file_is_one_error_and_the_batch_goes_on(tones, tmp_path):
+    _, model_path = tones
+    good = write_wav(tmp_path / "mid.wav", _mid())
+    locked = write_wav(tmp_path / "locked.wav", _mid())
+    locked.chmod(0)
+    result = invoke(["recognize", "-m", model_path, locked, good])
+    assert result.exit_code == 3
+    assert answers(result) == {str(good): "mid"}
+    assert error_lines(result) == [f"Error: {locked}: cannot read (permission denied)"]
+
+
 def test_an_output_folder_that_does_not_exist_is_refused_before_training(tmp_path):
     data = make_tone_corpus(tmp_path / "data", n_per_word=2)
     result = _train(data, tmp_path / "no" / "such" / "m.model")

@@ -56,6 +56,8 @@ def _check_path(path) -> Path:
         raise _fail(path, "not a regular file")
     if st.st_size == 0:
         raise _fail(path, "empty file")
+    if not os.access(p, os.R_OK):  # libsndfile would only say "System error."
+        raise _fail(path, "cannot read (permission denied)")
     return p
 
 

@@ -140,8 +140,8 @@ def _training_overrides(states, mix, iters, tol, topology, var_floor, seed, nois
 
 
 @cli.command()
-@click.argument("data", type=click.Path(exists=True))
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
+@click.argument("data", type=click.Path(exists=True, readable=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, readable=False), help="Model file to write.")
 @_training_options("")
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="Resample everything to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.")
@@ -205,9 +205,9 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
 
 
 @cli.command(name="adapt")
-@click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
-@click.argument("data", type=click.Path(exists=True))
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Adapted model file to write.")
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(readable=False), help="Model file from 'wordrec train'.")
+@click.argument("data", type=click.Path(exists=True, readable=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, readable=False), help="Adapted model file to write.")
 @click.option("--unlabelled", is_flag=True, help="DATA is a folder of recordings without labels (searched for audio files): each adapts the word it is recognised as, if the model accepts the answer.  Needs many recordings: about 10 a word.")
 @click.option("--prior", default=10.0, show_default=True, type=_Range(0, 1e9, min_open=True), help="Weight of the trained means, in frames: larger keeps the model closer to its training voices.")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes for reading (0: one per CPU core).")
@@ -267,8 +267,8 @@ def _print_train_summary(models) -> None:
 
 
 @cli.command()
-@click.option("-m", "--model", "model_path", required=True, type=click.Path(), help="Model file from 'wordrec train'.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(readable=False), help="Model file from 'wordrec train'.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--nbest", default=1, type=click.IntRange(1, 1000), help="List the best K words per file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of tab-separated lines.")
 @click.option("--threshold", default=None, type=_Range(0, 1), help="Reject answers whose confidence is below this.  [default: the model's calibrated threshold]")
@@ -420,14 +420,14 @@ def _group_regex(ctx, param, value):
 
 
 @cli.command(name="eval")
-@click.option("-m", "--model", "model_path", default=None, type=click.Path(), help="Model file from 'wordrec train'.  Not with --folds/--group-by.")
-@click.argument("data", type=click.Path(exists=True))
+@click.option("-m", "--model", "model_path", default=None, type=click.Path(readable=False), help="Model file from 'wordrec train'.  Not with --folds/--group-by.")
+@click.argument("data", type=click.Path(exists=True, readable=False))
 @click.option("--folds", default=None, type=click.IntRange(2, 100000), help="Cross-validate instead: K folds stratified by word, each trained here.")
 @click.option("--group-by", "group_by", default=None, metavar="REGEX", callback=_group_regex, help="Cross-validate leaving one group out; a file's group is the first capture group of REGEX searched in its name, e.g. '_([a-z]+)_'.")
 @_training_options("With cross-validation: ")
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="With cross-validation: resample to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
-@click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
+@click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False, readable=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
 @click.option("--threshold", default=None, type=_Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

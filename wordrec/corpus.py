@@ -6,6 +6,7 @@ entries for what was passed over, so that callers can report them.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from wordrec.errors import WordrecError
 AUDIO_SUFFIXES = frozenset(
     ".wav .wave .flac .ogg .oga .opus .aif .aiff .aifc .au .snd .caf .w64 .rf64 .mp3".split()
 )
+
+
+#: A manifest is a text file of path<TAB>word lines; 64 MB is about a million lines.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,28 @@ def is_hidden(p: Path) -> bool:
     return p.name.startswith(".")
 
 
+def is_folder(p: Path) -> bool:
+    """``p.is_dir()``, False where it cannot be told (no permission, a name
+    too long): reading the path then reports the problem."""
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
+
+
+def _not_a_recording(path: Path) -> str | None:
+    """Why ``path`` named in a manifest cannot be a recording, or None."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot access ({exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not an audio file"
+    return None if stat.S_ISREG(st.st_mode) else "not a regular file"
+
+
 def _entries(folder: Path, skipped: list) -> list[Path]:
     """The sorted contents of ``folder``; an unreadable folder goes to ``skipped``."""
     try:
@@ -61,9 +88,9 @@ def list_audio(folder: Path, skipped: list) -> list[Path]:
     found = []
     for p in _entries(folder, skipped):
         if is_hidden(p):
-            kind = "folder" if p.is_dir() else "file"
+            kind = "folder" if is_folder(p) else "file"
             skipped.append((str(p), f"hidden {kind} (skipped)"))
-        elif p.is_dir():
+        elif is_folder(p):
             if p.is_symlink():
                 skipped.append((str(p), "link to a folder, not followed (skipped)"))
             else:
@@ -83,7 +110,7 @@ def from_folder(root: Path) -> Corpus:
         entries = sorted(root.iterdir())
     except OSError as exc:
         raise WordrecError(f"{root}: cannot list folder ({exc.strerror or exc})") from None
-    word_dirs = [d for d in entries if d.is_dir() and not is_hidden(d)]
+    word_dirs = [d for d in entries if is_folder(d) and not is_hidden(d)]
     if not word_dirs:
         raise WordrecError(
             f"{root}: no word folders found (expected one sub-folder per word, "
@@ -91,8 +118,8 @@ def from_folder(root: Path) -> Corpus:
         )
     for p in entries:
         if is_hidden(p):
-            skipped.append((str(p), f"hidden {'folder' if p.is_dir() else 'file'} (skipped)"))
-        elif not p.is_dir():
+            skipped.append((str(p), f"hidden {'folder' if is_folder(p) else 'file'} (skipped)"))
+        elif not is_folder(p):
             skipped.append((str(p), "file outside any word folder (skipped)"))
     for d in word_dirs:
         files = list_audio(d, skipped)
@@ -128,11 +155,9 @@ def from_manifest(manifest: Path) -> Corpus:
         path = Path(parts[0].strip())
         path = path if path.is_absolute() else base / path
         word = parts[1].strip()
-        if path.is_dir():
-            skipped.append((where, f"{path}: is a folder, not an audio file"))
-            continue
-        if not path.is_file():
-            skipped.append((where, f"{path}: no such file"))
+        problem = _not_a_recording(path)
+        if problem:
+            skipped.append((where, f"{path}: {problem}"))
             continue
         key = path.resolve()
         if key in seen:
@@ -158,9 +183,21 @@ def load(path) -> Corpus:
         If ``path`` does not exist or holds no usable recordings.
     """
     root = Path(path)
-    if not root.exists():
-        raise WordrecError(f"{path}: no such file or folder")
-    corpus = from_folder(root) if root.is_dir() else from_manifest(root)
+    try:
+        st = root.stat()
+    except FileNotFoundError:
+        raise WordrecError(f"{path}: no such file or folder") from None
+    except OSError as exc:
+        raise WordrecError(f"{path}: cannot access ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        corpus = from_folder(root)
+    elif not stat.S_ISREG(st.st_mode):
+        # A pipe would block and /dev/zero would never end.
+        raise WordrecError(f"{path}: not a folder or a manifest file (not a regular file)")
+    elif st.st_size > MAX_MANIFEST_BYTES:
+        raise WordrecError(f"{path}: a manifest of {st.st_size} bytes is larger than {MAX_MANIFEST_BYTES} (not a manifest?)")
+    else:
+        corpus = from_manifest(root)
     if not corpus.items:
         raise WordrecError(f"{path}: no recordings found")
     return corpus
@@ -177,7 +214,7 @@ def expand(paths) -> tuple[list[Path], list[tuple[str, str]]]:
     files: list[Path] = []
     skipped: list = []
     for p in map(Path, paths):
-        if p.is_dir():
+        if is_folder(p):
             found = list_audio(p, skipped)
             files.extend(found or [p])
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wordrec import audio, features, vad
+from wordrec import audio, corpus, features, vad
 from wordrec.errors import WordrecError
 from wordrec.features import FeatureConfig
 from wordrec.parallel import ordered_map
@@ -112,7 +112,7 @@ def _extract_chunk(task) -> list:
     signals, slots = [], []
     for k, p in enumerate(paths):
         try:
-            if Path(p).is_dir():
+            if corpus.is_folder(Path(p)):
                 raise WordrecError(f"{p}: folder holds no audio files")
             signal, _ = audio.read(p, cfg.sample_rate)
             if len(signal) == 0:
