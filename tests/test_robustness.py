@@ -466,6 +466,19 @@ def test_a_manifest_line_the_system_refuses_is_skipped_and_said_so(tones, tmp_pa
     assert f"test.tsv:2: {tmp_path / _TOO_LONG}.wav: cannot access (File name too long)" in result.stderr
 
 
+def test_control_characters_in_file_names_are_escaped_to_keep_one_line_per_file(tones, tmp_path):
+    _, model_path = tones
+    good = write_wav(tmp_path / "a\tb\nc.wav", _mid())
+    (tmp_path / "d\ne\x1b.wav").write_bytes(b"")
+    result = invoke(["recognize", "-m", model_path, tmp_path])
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [line for line in result.stdout.splitlines() if line.count("\t") == 3]
+    [line] = result.stdout.splitlines()
+    assert line.split("\t")[:2] == [f"{tmp_path}/a\\tb\\nc.wav", "mid"]
+    assert error_lines(result) == [f"Error: {tmp_path}/d\\ne\\x1b.wav: empty file"]
+    assert len(result.stderr.splitlines()) == 1
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
 @pytest.mark.parametrize("command", ["train", "eval"])
 def test_a_pipe_or_device_as_data_is_refused_without_reading_it(tones, tmp_path, command):

@@ -22,8 +22,17 @@ EXIT_SOME_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
+# Control characters (a tab or newline in a file name) would break the one
+# line per file and the tab-separated columns: they are shown escaped.
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), *range(127, 160)]} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
+def _shown(text) -> str:
+    return str(text).translate(_ESCAPES)
+
+
 def _say(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(_shown(message), err=True)
 
 
 def _report_failures(failures) -> None:
@@ -314,7 +323,7 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
         for a in answers:
             if a.failure is None:
                 conf = "-" if a.confidence is None else f"{a.confidence:.3f}"
-                line = f"{a.path}\t{a.word}\t{_fmt(a.ranked.log_lik)}\t{conf}"
+                line = f"{_shown(a.path)}\t{a.word}\t{_fmt(a.ranked.log_lik)}\t{conf}"
                 if nbest > 1:
                     line += "".join(f"\t{w}\t{_fmt(s)}" for w, s in zip(a.ranked.words, a.ranked.log_liks))
                 click.echo(line)
@@ -369,7 +378,7 @@ def _segment_word(seg, threshold: float) -> str:
 
 
 def _segment_line(seg, nbest: int, threshold: float) -> str:
-    head = f"{seg.path}\t{seg.start_s:.3f}\t{seg.end_s:.3f}"
+    head = f"{_shown(seg.path)}\t{seg.start_s:.3f}\t{seg.end_s:.3f}"
     if seg.ranked is None:
         return f"{head}\t<unknown>\t-inf\t-"
     conf = "-" if seg.confidence is None else f"{seg.confidence:.3f}"
@@ -576,7 +585,7 @@ def _eval_text(rep: dict) -> str:
     lines += ["", "confusion (rows = truth, columns = recognised)", confusion_table(rep)]
     if rep["errors"]:
         lines += ["", "misrecognised"]
-        lines += [f"{e['path']}\t{e['truth']}\t->\t{e['recognized']}" for e in rep["errors"]]
+        lines += [f"{_shown(e['path'])}\t{e['truth']}\t->\t{e['recognized']}" for e in rep["errors"]]
     return "\n".join(lines)
 
 
