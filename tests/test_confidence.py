@@ -184,3 +184,17 @@ def test_spectral_variation_counts_only_the_loud_frames(rng):
     edge = np.vstack([click[:1], [[-3.0 * np.log(10.0) + 1e-9, 2.0, -2.0, 0.5]]])
     assert spectral_variation([edge], 4)[0] == pytest.approx(np.mean(edge[:, 1:4].std(axis=0)))
     assert spectral_variation([edge - np.array([[0.0, 0, 0, 0], [1e-6, 0, 0, 0]])], 4)[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["0.1", True, None, [0.1], 10**400, float("nan"), float("inf"), 2e30],
+    ids=["string", "boolean", "null", "list", "huge integer", "NaN", "infinity", "beyond 1e30"],
+)
+@pytest.mark.parametrize("key", ["coef", "intercept", "threshold", "target_false_rejection", "min_variation", "speaker_warp"])
+def test_calibration_numbers_must_be_json_numbers_within_range(key, bad):
+    """Strings and booleans were converted ("12" became the coefficients 1 and 2, true a threshold of 1)."""
+    good = Calibration((1.0, 0.5), -1.0, 0.3, 0.02, min_variation=4.0, speaker_warp=0.1).to_dict()
+    value = [bad, 0.5] if key == "coef" else bad
+    with pytest.raises(WordrecError, match=rf"^field 'calibration\.{key}(\[0\])?': "):
+        Calibration.from_dict({**good, key: value})

@@ -125,6 +125,12 @@ def _set(*keys_and_value):
     return change
 
 
+#: A calibration as training writes it (the tone model is trained without one).
+CALIBRATION = {
+    "background_outlier": False, "coef": [0.43, -0.02], "intercept": 4.9, "min_variation": 7.7, "speaker_warp": 0.1,
+    "target_false_rejection": 0.02, "threshold": 0.19,
+}
+
 TAMPERED = {
     "NaN mean": (_set("models", 0, "means", 0, 0, 0, "NaN"), r"models\[0\] \(high\)\.means: contains NaN or infinite"),
     "Infinity variance": (
@@ -168,6 +174,65 @@ TAMPERED = {
     "unknown feature setting": (_set("features", "dither", 1.0), r"feature config: unknown field 'dither'"),
     "features not an object": (_set("features", [1, 2]), r"field 'features': not an object"),
     "models empty": (_set("models", []), r"field 'models': must be a non-empty list"),
+    # Integers too large for a float, wherever a number is read.
+    "a huge integer as calibration.intercept": (
+        _set("calibration", {**CALIBRATION, "intercept": 10**400}),
+        r"field 'calibration\.intercept': an integer of 401 digits is too large$",
+    ),
+    "a huge integer as calibration.min_variation": (
+        _set("calibration", {**CALIBRATION, "min_variation": -(10**400)}),
+        r"field 'calibration\.min_variation': an integer of 401 digits is too large$",
+    ),
+    "a huge integer as features.win_length": (
+        _set("features", "win_length", 10**400), r"field 'features\.win_length': an integer of 401 digits is too large$"
+    ),
+    "a huge integer as features.sample_rate": (
+        _set("features", "sample_rate", 10**400), r"field 'features\.sample_rate': an integer of 401 digits is too large$"
+    ),
+    "a float whose frame length overflows": (
+        _set("features", "win_length", 1e308), r"field 'features\.win_length': 1e\+308 is beyond \+-1e\+30$"
+    ),
+    # The free-form record must be JSON that 'wordrec adapt' can write back.
+    "NaN in training": (_set("training", "x", "NaN"), r"field 'training\.x': NaN is not a finite number$"),
+    "an overflowing float in training": (
+        _set("training", "config", "seed", "1e400"), r"field 'training\.config\.seed': Infinity is not a finite number$"
+    ),
+    "-Infinity deep in diagnostics": (
+        _set("diagnostics", "extra", [1.0, {"a": [2, "-Infinity"]}]),
+        r"field 'diagnostics\.extra\[1\]\.a\[1\]': -Infinity is not a finite number$",
+    ),
+    "a huge integer in diagnostics": (
+        _set("diagnostics", "n", 10**400), r"field 'diagnostics\.n': an integer of 401 digits is too large$"
+    ),
+    "adaptation a number": (_set("training", "adaptation", 5), r"field 'training\.adaptation': must be a list of objects"),
+    "adaptation null": (_set("training", "adaptation", None), r"field 'training\.adaptation': must be a list of objects"),
+    "adaptation a string": (_set("training", "adaptation", "abc"), r"field 'training\.adaptation': must be a list of obj"),
+    "adaptation not objects": (_set("training", "adaptation", [{}, 1]), r"field 'training\.adaptation': must be a list of"),
+    # Strings and booleans are not numbers; calibration numbers stay within MAX_MAGNITUDE.
+    "calibration.coef a string": (
+        _set("calibration", {**CALIBRATION, "coef": "12"}), r"field 'calibration\.coef': must be a list of two numbers$"
+    ),
+    "calibration.threshold a boolean": (
+        _set("calibration", {**CALIBRATION, "threshold": True}),
+        r"field 'calibration\.threshold': must be a number from 0 to 1, got true$",
+    ),
+    "calibration.intercept a string": (
+        _set("calibration", {**CALIBRATION, "intercept": "0.5"}),
+        r"field 'calibration\.intercept': must be a number from -1e\+30 to 1e\+30, got \"0\.5\"$",
+    ),
+    "calibration.coef a boolean": (
+        _set("calibration", {**CALIBRATION, "coef": [1.0, False]}),
+        r"field 'calibration\.coef\[1\]': must be a number from -1e\+30 to 1e\+30, got false$",
+    ),
+    "calibration.coef beyond MAX_MAGNITUDE": (
+        _set("calibration", {**CALIBRATION, "coef": [1e308, -1e308]}),
+        r"field 'calibration\.coef\[0\]': 1e\+308 is beyond \+-1e\+30$",
+    ),
+    "calibration a list": (_set("calibration", [1, 2]), r"field 'calibration': not an object$"),
+    "calibration.threshold missing": (
+        _set("calibration", {k: v for k, v in CALIBRATION.items() if k != "threshold"}),
+        r"field 'calibration\.threshold': missing$",
+    ),
 }
 
 
@@ -180,10 +245,19 @@ def test_tampered_numbers_are_refused_naming_the_field(trained, tmp_path, case):
     change(data)
     text = json.dumps(data)
     # JSON has no NaN or Infinity; write them as Python's json module would read them.
-    text = text.replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    for token in ("NaN", "-Infinity", "Infinity", "1e400"):
+        text = text.replace(f'"{token}"', token)
     path = tmp_path / "tampered.model"
     path.write_text(text)
     _refused(path, trained[1], problem)
+
+
+def test_a_valid_calibration_loads(trained, tmp_path):
+    """The baseline for the calibration cases above: CALIBRATION itself is fine."""
+    data = json.loads(trained[0])
+    data["calibration"] = CALIBRATION
+    loaded = model.loads(json.dumps(data).encode())
+    assert loaded.calibration.to_dict() == CALIBRATION
 
 
 def test_the_untampered_file_loads_and_recognises(trained, tmp_path):

@@ -1,5 +1,6 @@
 import json
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -128,3 +129,35 @@ def test_junk_files_are_refused(tmp_path, content):
 def test_missing_model_file(tmp_path):
     with pytest.raises(WordrecError, match="no such model file"):
         model.load(tmp_path / "nope.model")
+
+
+@pytest.mark.parametrize(
+    "key, value, field",
+    [
+        ("training", {"x": float("nan")}, "training.x"),
+        ("diagnostics", {"words": {"no": {"log_lik": [[-1.0, float("-inf")]]}}}, "diagnostics.words.no.log_lik[0][1]"),
+        ("training", {"adaptation": {"prior": 10}}, "training.adaptation"),
+    ],
+)
+def test_a_record_that_cannot_be_written_as_json_is_refused_on_save(rng, tmp_path, key, value, field):
+    """Before, json.dumps raised ValueError (a traceback) or 'wordrec adapt' appended to a non-list."""
+    import dataclasses
+
+    out = tmp_path / "m.model"
+    with pytest.raises(WordrecError, match=rf"not written, the model is invalid: field '{re.escape(field)}'"):
+        model.save(dataclasses.replace(_modelset(rng), **{key: value}), out)
+    assert not out.exists()
+
+
+def test_deeply_nested_metadata_is_walked_and_named_briefly(rng, tmp_path):
+    nested = float("inf")
+    for _ in range(500):
+        nested = [nested]
+    path = _tampered(rng, tmp_path, lambda d: None)
+    text = path.read_text().replace('"training": {', '"training": {"deep": ' + json.dumps(nested) + ", ", 1)
+    path.write_text(text.replace("Infinity", "1e400"))
+    with pytest.raises(WordrecError) as caught:
+        model.load(path)
+    message = str(caught.value)
+    assert re.search(r"field 'training\.deep\[0\]\[0\].*\.\.\..*\[0\]': Infinity is not a finite number$", message)
+    assert len(message) < 200

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wordrec.errors import WordrecError
+from wordrec.model import number
 
 UNKNOWN = "<unknown>"
 
@@ -148,35 +149,31 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d) -> "Calibration":
-        try:
-            coef = tuple(float(c) for c in d["coef"])
-            values = (float(d["intercept"]), float(d["threshold"]), float(d["target_false_rejection"]))
-        except (KeyError, TypeError, ValueError):
-            raise WordrecError("field 'calibration': expected coef, intercept, threshold, target_false_rejection") from None
-        if len(coef) != 2 or not np.all(np.isfinite(coef + values)):
-            raise WordrecError("field 'calibration': needs two finite coefficients and finite numbers")
-        if not 0.0 <= values[1] <= 1.0:
-            raise WordrecError("field 'calibration.threshold': must be in [0, 1]")
+        """Read a model file's ``calibration`` object; raise WordrecError naming the bad field.
+
+        Every number must be a JSON number (not a string or a boolean)
+        within ``MAX_MAGNITUDE`` of zero, so that the confidence cannot
+        overflow.
+        """
+        if not isinstance(d, dict):
+            raise WordrecError("field 'calibration': not an object")
+        for key in ("coef", "intercept", "threshold", "target_false_rejection"):
+            if key not in d:
+                raise WordrecError(f"field 'calibration.{key}': missing")
+        if not isinstance(d["coef"], list) or len(d["coef"]) != 2:
+            raise WordrecError("field 'calibration.coef': must be a list of two numbers")
+        coef = tuple(number(c, f"calibration.coef[{i}]") for i, c in enumerate(d["coef"]))
+        intercept = number(d["intercept"], "calibration.intercept")
+        threshold = number(d["threshold"], "calibration.threshold", 0.0, 1.0)
+        target = number(d["target_false_rejection"], "calibration.target_false_rejection", 0.0, 1.0)
         # Files written before the steady-sound check have no floor, and
         # those written before warped calibration none of that.
-        min_variation = _optional_number(d, "min_variation", float("inf"))
-        speaker_warp = _optional_number(d, "speaker_warp", 0.5)
+        min_variation = number(d.get("min_variation", 0.0), "calibration.min_variation", 0.0)
+        speaker_warp = number(d.get("speaker_warp", 0.0), "calibration.speaker_warp", 0.0, 0.5, below=True)
         background_outlier = d.get("background_outlier", False)
         if not isinstance(background_outlier, bool):
             raise WordrecError("field 'calibration.background_outlier': must be true or false")
-        return cls(coef, *values, min_variation, speaker_warp, background_outlier)
-
-
-def _optional_number(d: dict, key: str, below: float) -> float:
-    """``d[key]`` as a finite float in ``[0, below)``; 0 when absent."""
-    try:
-        value = float(d.get(key, 0.0))
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (np.isfinite(value) and 0.0 <= value < below):
-        limit = "" if np.isinf(below) else f" below {below:g}"
-        raise WordrecError(f"field 'calibration.{key}': must be a finite number >= 0{limit}")
-    return value
+        return cls(coef, intercept, threshold, target, min_variation, speaker_warp, background_outlier)
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, n_iter: int = 50) -> tuple[np.ndarray, float]:

@@ -9,6 +9,7 @@ the first bad one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import tempfile
@@ -322,7 +323,9 @@ def loads(raw: bytes) -> ModelSet:
     if raw.lstrip()[:1] != b"{":
         raise WordrecError("not a wordrec model file (expected JSON)")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=lambda name: float("nan"))
+        # NaN and Infinity (not JSON, but Python writes them) become floats here,
+        # to be refused by the checks below, which name the field they are in.
+        data = json.loads(raw.decode("utf-8"), parse_constant=float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WordrecError(f"not a wordrec model file, or a damaged one (bad JSON: {str(exc)[:80]})") from None
     return from_dict(data)
@@ -342,6 +345,10 @@ def from_dict(data) -> ModelSet:
     for key in ("features", "models", "words"):
         if key not in data:
             raise WordrecError(f"field {key!r}: missing")
+    for key, value in data.items():
+        # The models' arrays are checked as arrays; training and diagnostics by validate().
+        if key not in ("models", "background", "training", "diagnostics"):
+            _check_numbers(value, key, MAX_MAGNITUDE)
     if not isinstance(data["features"], dict):
         raise WordrecError("field 'features': not an object")
     features = FeatureConfig.from_dict(data["features"])
@@ -358,8 +365,6 @@ def from_dict(data) -> ModelSet:
         raise WordrecError("field 'models': a word appears twice")
     training = data.get("training", {})
     diagnostics = data.get("diagnostics", {})
-    if not isinstance(training, dict) or not isinstance(diagnostics, dict):
-        raise WordrecError("fields 'training' and 'diagnostics' must be objects")
     background = calibration = None
     if data.get("background") is not None:
         background = _word_model(data["background"], "background", features.n_features)
@@ -373,6 +378,84 @@ def from_dict(data) -> ModelSet:
     result = ModelSet(features, models, training, diagnostics, background, calibration, outlier)
     validate(result)
     return result
+
+
+def number(value, name: str, low: float = -MAX_MAGNITUDE, high: float = MAX_MAGNITUDE, below: bool = False) -> float:
+    """A number from parsed JSON as a float in ``[low, high]`` (``[low, high)`` with ``below``).
+
+    Only JSON numbers are numbers: strings ("1.5"), booleans and null are
+    refused, not converted, as are NaN, infinities and integers too large
+    for a float.
+
+    Raises
+    ------
+    WordrecError
+        Naming the field ``name``, the range and what the file holds.
+    """
+    if type(value) in (int, float) and _number_problem(value) is None:
+        if low <= value <= high and not (below and value == high):
+            return float(value)
+    span = f"from {low:g} to {high:g}" + (" (exclusive)" if below else "")
+    raise WordrecError(f"field {name!r}: must be a number {span}, got {_shown(value)}")
+
+
+def _number_problem(value, limit: float = math.inf) -> str | None:
+    """What is wrong with a JSON number (NaN, an infinity, too large), or None."""
+    if type(value) is float and not math.isfinite(value):
+        return f"{_shown(value)} is not a finite number"
+    if type(value) is int:
+        try:
+            x = float(value)
+        except OverflowError:
+            return f"{_shown(value)} is too large"
+    elif type(value) is float:
+        x = value
+    else:
+        return None
+    return f"{_shown(value)} is beyond +-{limit:g}" if abs(x) > limit else None
+
+
+def _shown(value) -> str:
+    """A short, printable rendering of a JSON value for a message."""
+    if type(value) is int and value.bit_length() > 100:
+        return f"an integer of {len(str(abs(value)))} digits"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = json.dumps(value)  # escapes control characters; NaN and Infinity as Python writes them
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_numbers(value, name: str, limit: float = math.inf) -> None:
+    """Refuse NaN, infinities and numbers beyond ``limit`` (or a float's range) anywhere in parsed JSON.
+
+    Such numbers cannot be written back as JSON (``wordrec adapt`` saves
+    the model again), and overflow wherever a float is needed.  Containers
+    are walked with a stack, not recursion, so that nesting depth is no
+    problem.
+
+    Raises
+    ------
+    WordrecError
+        Naming the field, e.g. ``training.adaptation[0].prior``.
+    """
+    stack = [(value, name)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            children, template = node.items(), "{}.{}"
+        elif isinstance(node, (list, tuple)):
+            children, template = enumerate(node), "{}[{}]"
+        else:
+            children, template = [(None, node)], "{}"
+        for key, child in children:
+            if isinstance(child, (dict, list, tuple)):
+                stack.append((child, template.format(where, key)))
+            elif type(child) in (int, float):
+                problem = _number_problem(child, limit)
+                if problem:
+                    name = template.format(where, key)
+                    name = name if len(name) <= 80 else f"{name[:50]}...{name[-25:]}"  # deep nesting
+                    raise WordrecError(f"field {name!r}: {problem}")
 
 
 def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
@@ -435,7 +518,8 @@ def _outlier(obj, n_features: int) -> Outlier:
 
 
 def validate(models: ModelSet) -> None:
-    """Check the numbers of every word model; raise WordrecError naming the field."""
+    """Check the numbers of every word model and the record; raise WordrecError naming the field."""
+    _check_record(models.training, models.diagnostics)
     named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
     if models.background is not None:
         named.append(("background", models.background))
@@ -455,6 +539,18 @@ def validate(models: ModelSet) -> None:
             raise WordrecError(f"{where}: no path from a start state to a final state")
     if models.outlier is not None:
         _check_gaussian("outlier", models.outlier.mean, models.outlier.variance, ("mean", "variance"))
+
+
+def _check_record(training, diagnostics) -> None:
+    """The free-form ``training`` and ``diagnostics`` objects: JSON that can be written back."""
+    if not isinstance(training, dict) or not isinstance(diagnostics, dict):
+        raise WordrecError("fields 'training' and 'diagnostics' must be objects")
+    _check_numbers(training, "training")
+    _check_numbers(diagnostics, "diagnostics")
+    # wordrec adapt appends its record to this list.
+    adaptation = training.get("adaptation", [])
+    if not isinstance(adaptation, list) or not all(isinstance(a, dict) for a in adaptation):
+        raise WordrecError("field 'training.adaptation': must be a list of objects, one per adaptation")
 
 
 def _check_gaussian(where: str, means, variances, names=("means", "variances")) -> None:
