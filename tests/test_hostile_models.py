@@ -260,6 +260,25 @@ def test_a_valid_calibration_loads(trained, tmp_path):
     assert loaded.calibration.to_dict() == CALIBRATION
 
 
+@pytest.mark.parametrize(
+    "word, problem",
+    [
+        ("<unknown>", r"<unknown> is the answer for rejected recordings, not a word"),
+        ("\x1b[31mRED\x1b[0m", r"contains the control character '\\x1b'"),
+        ("a\u2028b", r"contains a line break '\\u2028'"),
+    ],
+    ids=["<unknown>", "ANSI colour", "line separator"],
+)
+def test_a_word_that_would_garble_the_output_is_refused(trained, tmp_path, word, problem):
+    """``<unknown>`` is what rejected recordings are answered; escapes would reach the terminal raw."""
+    data = json.loads(trained[0])
+    data["models"][0]["word"] = data["words"][0] = word
+    path = tmp_path / "word.model"
+    path.write_text(json.dumps(data))
+    message = _refused(path, trained[1], rf"^{re.escape(str(path))}: field 'models\[0\]\.word': {problem}$")
+    assert "\x1b" not in message and "\u2028" not in message  # the message itself shows them escaped
+
+
 def test_the_untampered_file_loads_and_recognises(trained, tmp_path):
     """The baseline for the tampering above: the same file, unchanged, is fine."""
     path = tmp_path / "ok.model"

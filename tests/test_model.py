@@ -161,3 +161,41 @@ def test_deeply_nested_metadata_is_walked_and_named_briefly(rng, tmp_path):
     message = str(caught.value)
     assert re.search(r"field 'training\.deep\[0\]\[0\].*\.\.\..*\[0\]': Infinity is not a finite number$", message)
     assert len(message) < 200
+
+
+@pytest.mark.parametrize(
+    "word, problem",
+    [
+        ("yes", None),
+        ("naïve", None),
+        ("数字", None),
+        ("two words", None),
+        ("<background>", None),
+        ("<unknown>", "<unknown> is the answer for rejected recordings"),
+        ("\x1b[31mRED\x1b[0m", r"control character '\x1b'"),
+        ("a\tb", r"control character '\t'"),
+        ("a\nb", r"control character '\n'"),
+        ("a\x85b", r"control character '\x85'"),
+        ("a\u2028b", r"line break '\u2028'"),
+        ("a\ud800b", r"lone surrogate"),
+        ("", "must be a non-empty string"),
+        (None, "must be a non-empty string"),
+        (5, "must be a non-empty string"),
+    ],
+)
+def test_word_problem_names_what_makes_a_word_unusable(word, problem):
+    found = model.word_problem(word)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+@pytest.mark.parametrize("word", ["<unknown>", "\x1b[31mRED\x1b[0m", "a\u2029b", "a\ud800b"])
+def test_a_model_file_with_an_unusable_word_is_refused(rng, tmp_path, word):
+    def rename(d):
+        d["models"][0]["word"] = word
+        d["words"][0] = word
+
+    with pytest.raises(WordrecError, match=r"field 'models\[0\]\.word': "):
+        model.load(_tampered(rng, tmp_path, rename))

@@ -27,9 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wordrec.errors import WordrecError
-from wordrec.model import number
-
-UNKNOWN = "<unknown>"
+from wordrec.model import UNKNOWN, number  # noqa: F401 (UNKNOWN is imported from here too)
 
 
 def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_frames: np.ndarray) -> np.ndarray:

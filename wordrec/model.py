@@ -13,6 +13,7 @@ import math
 import os
 import stat
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,8 @@ MAX_NFFT = 16384
 #: trained model holds, but safe from overflow in the log densities.
 MAX_MAGNITUDE = 1e30
 MIN_VARIANCE = 1e-30
+#: What recognition answers for a rejected recording; no word may be called so.
+UNKNOWN = "<unknown>"
 
 # How other kinds of file start, to say what a file is when it is not a model.
 _MAGIC = (
@@ -458,6 +461,36 @@ def _check_numbers(value, name: str, limit: float = math.inf) -> None:
                     raise WordrecError(f"field {name!r}: {problem}")
 
 
+def word_problem(word) -> str | None:
+    """Why ``word`` cannot name a word model, or None if it can.
+
+    Words are printed as a column of tab-separated output, one line per
+    recording, and ``<unknown>`` is the answer for a rejected recording.
+    So a word must be a non-empty string other than ``<unknown>``, without
+    control characters (tab, newline, the escape that starts a terminal
+    colour sequence, ...), line or paragraph separators, or lone
+    surrogates (which cannot be printed as UTF-8).
+
+    Returns
+    -------
+    str or None
+        E.g. ``"contains the control character '\\x1b'"``.
+    """
+    if not isinstance(word, str) or not word:
+        return "must be a non-empty string"
+    if word == UNKNOWN:
+        return f"{UNKNOWN} is the answer for rejected recordings, not a word"
+    for c in word:
+        kind = unicodedata.category(c)
+        if kind == "Cc":
+            return f"contains the control character {c!r}"
+        if kind in ("Zl", "Zp"):
+            return f"contains a line break {c!r}"
+        if kind == "Cs":
+            return f"contains a lone surrogate {c!r}, not text"
+    return None
+
+
 def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
     """``obj[key]`` as a float array of ``shape``; only JSON numbers are accepted."""
     name = f"{where}.{key}"
@@ -483,8 +516,9 @@ def _word_model(obj, index, n_features: int) -> WordModel:
     if not isinstance(obj, dict):
         raise WordrecError(f"field {where!r}: not an object")
     word = obj.get("word")
-    if not isinstance(word, str) or not word or any(c in word for c in "\t\n\r"):
-        raise WordrecError(f"field '{where}.word': must be a non-empty string without tabs or newlines")
+    problem = word_problem(word)
+    if problem:
+        raise WordrecError(f"field '{where}.word': {problem}")
     dims = []
     for key in ("n_states", "n_mix"):
         n = obj.get(key)
