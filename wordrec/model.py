@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickletools
 import stat
 import tempfile
 import unicodedata
@@ -324,6 +325,8 @@ def loads(raw: bytes) -> ModelSet:
         if raw.startswith(magic):
             raise WordrecError(f"not a wordrec model file ({kind}; wordrec model files are JSON)")
     if raw.lstrip()[:1] != b"{":
+        if _is_pickle(raw):
+            raise WordrecError("not a wordrec model file (a Python pickle; wordrec model files are JSON)")
         raise WordrecError("not a wordrec model file (expected JSON)")
     try:
         # NaN and Infinity (not JSON, but Python writes them) become floats here,
@@ -332,6 +335,26 @@ def loads(raw: bytes) -> ModelSet:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WordrecError(f"not a wordrec model file, or a damaged one (bad JSON: {str(exc)[:80]})") from None
     return from_dict(data)
+
+
+def _is_pickle(raw: bytes, max_ops: int = 1000) -> bool:
+    """Whether ``raw`` reads as a pickle (protocols 0 and 1 have no signature to look for).
+
+    Its opcodes are only decoded, by ``pickletools``, never run: it is a
+    pickle if it ends with STOP right after a well-formed opcode sequence,
+    or if its first ``max_ops`` opcodes are well formed (text and other
+    binary files meet an unknown opcode or a malformed argument within a
+    few bytes).
+    """
+    try:
+        for n, (opcode, _, pos) in enumerate(pickletools.genops(raw)):
+            if opcode.name == "STOP":
+                return not raw[pos + 1 :].strip()
+            if n >= max_ops:
+                return True
+    except ValueError:  # pickletools' one error for unknown opcodes, bad arguments and a missing STOP
+        return False
+    return False
 
 
 def from_dict(data) -> ModelSet:
