@@ -348,6 +348,24 @@ def test_only_one_word_trains_a_one_word_model(tmp_path):
     assert rec.exit_code == 0 and answers(rec)[str(data / "only" / "0.wav")] == "only"
 
 
+def test_clicks_too_short_for_a_word_are_not_trained_on(tmp_path):
+    # A word trained only on 20 ms clicks would get a one-state model that
+    # answers any short noise with full confidence.
+    data = make_tone_corpus(tmp_path / "data", n_per_word=3)
+    clicks = [write_wav(data / "click" / f"{k}.wav", tone([1500], 0.02, seed=k)) for k in range(3)]
+    write_wav(data / "mid" / "short.wav", tone([800], 0.03, seed=9))
+    out = tmp_path / "m.model"
+    result = _train(data, out)
+    assert result.exit_code == 0, result.output
+    errors = error_lines(result)
+    for path in clicks + [data / "mid" / "short.wav"]:
+        assert any(line.startswith(f"Error: {path}: too short to train on (") for line in errors), errors
+    assert "Error: word 'click': no usable recordings (word left out)" in errors
+    models = model.load(out)
+    assert models.words == WORDS
+    assert models.diagnostics["words"]["mid"]["n_recordings"] == 3
+
+
 def test_junk_mixed_into_a_tree_is_listed_and_the_rest_trains(tmp_path):
     data = make_tone_corpus(tmp_path / "data", n_per_word=3)
     (data / ".DS_Store").write_bytes(b"\0\0")
@@ -525,7 +543,8 @@ def test_degenerate_tree_trains_a_valid_model(tmp_path):
         write_wav(data / "same" / f"{k}.wav", same)
         gap = np.concatenate([np.zeros(2400), tone([1500], 0.05, seed=k), np.zeros(2400)])
         write_wav(data / "gappy" / f"{k}.wav", gap)
-        write_wav(data / "tiny" / f"{k}.wav", tone([2500], 0.02 + 0.005 * k, seed=k))  # 1-4 frames
+        # 6-7 frames: enough to train on (60 ms at least), fewer than 8 states
+        write_wav(data / "tiny" / f"{k}.wav", tone([2500], 0.075 + 0.005 * k, seed=k))
     out = tmp_path / "m.model"
     result = invoke(["train", data, "-o", out, "--states", "8", "--mix", "4", "-j", "1", "-q"])
     assert result.exit_code == 0, result.output

@@ -171,18 +171,29 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs:
     by_word: dict = {}
     copies: dict = {}
     failures = []
-    for (_, word), f in zip(items, feats):
+    least = min_training_frames(cfg)
+    for (path, word), f in zip(items, feats):
         if isinstance(f, Failure):
             failures.append(f)
-        elif isinstance(f, tuple):
-            by_word.setdefault(word, []).append(f[0])
-            copies.setdefault(word, []).append(f[1])
-        else:
-            by_word.setdefault(word, []).append(f)
+            continue
+        clean, copy = f if isinstance(f, tuple) else (f, None)
+        if len(clean) < least:
+            failures.append(Failure(str(path), f"{path}: too short to train on ({len(clean)} frames; a word needs {least})"))
+            continue
+        by_word.setdefault(word, []).append(clean)
+        if copy is not None:
+            copies.setdefault(word, []).append(copy)
     wanted = set(words) if words is not None else {w for _, w in items}
     for word in sorted(wanted - set(by_word)):
         failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
     return by_word, failures, copies
+
+
+def min_training_frames(cfg: FeatureConfig) -> int:
+    """Frames a training recording needs: the shortest sound the endpointer
+    takes for speech (``vad_min_speech``).  A click of a few frames would
+    give its word a model of one or two states that matches any short noise."""
+    return max(1, int(np.ceil(cfg.vad_min_speech / cfg.win_step - 1e-9)))
 
 
 def too_short(models, n_frames: int, word: str | None = None) -> str:
