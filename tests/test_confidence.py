@@ -198,3 +198,39 @@ def test_calibration_numbers_must_be_json_numbers_within_range(key, bad):
     value = [bad, 0.5] if key == "coef" else bad
     with pytest.raises(WordrecError, match=rf"^field 'calibration\.{key}(\[0\])?': "):
         Calibration.from_dict({**good, key: value})
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("coef", [(0.0, 1.0), (1.0, 1.0), (0.43, -0.02)], ids=["degenerate", "both positive", "trained"])
+def test_a_recording_no_word_can_explain_gets_confidence_zero_without_nan(coef):
+    """Too short for every model: llr -inf and margin +inf; 0 * -inf or -inf + inf made NaN (and a warning)."""
+    ev = evidence(np.array([-np.inf, -10.0]), np.array([-np.inf, -12.0]), np.array([-5.0, -11.0]), np.array([1, 10]))
+    cal = Calibration(coef, 0.3, 0.5, 0.02, min_variation=1.0)
+    conf = cal.confidence(ev, np.array([5.0, 5.0]))
+    z = coef[0] * 0.1 + coef[1] * 0.2 + 0.3
+    np.testing.assert_allclose(conf, [0.0, 1.0 / (1.0 + np.exp(-z))], rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("error")
+def test_recognising_a_too_short_file_with_a_model_from_one_recording_a_word_warns_nothing(tmp_path):
+    """The reported case: one recording a word leaves the calibration degenerate (coefficients 0 and 1)."""
+    from click.testing import CliRunner
+
+    from conftest import make_tone_corpus, write_wav
+    from wordrec.cli import cli
+    from wordrec.model import load
+
+    data = make_tone_corpus(tmp_path / "data", n_per_word=1)
+    path = tmp_path / "one.model"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", str(data), "-o", str(path), "--states", "3", "--mix", "1", "-j", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert load(path).calibration.coef == (0.0, 1.0)
+    short = write_wav(tmp_path / "short.wav", 0.1 * np.random.default_rng(0).standard_normal(160))
+    good = data / "mid" / "mid_0.wav"
+    result = runner.invoke(cli, ["recognize", "-m", str(path), str(good), str(short)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 3
+    assert result.stdout.startswith(f"{good}\tmid\t")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {short}: too short to recognise"), result.stderr

@@ -38,6 +38,9 @@ def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_fra
     best, second, background : ndarray, shape (n_recordings,)
         Forward log-likelihoods; ``second`` may be ``-inf`` (one-word
         vocabularies), which is treated as a margin as large as the llr.
+        ``best`` is ``-inf`` when no word has a path through a recording
+        (too short for every model): its terms are then not finite, and
+        :meth:`Calibration.confidence` gives it 0.
     n_frames : ndarray of int, shape (n_recordings,)
 
     Returns
@@ -127,9 +130,17 @@ class Calibration:
     background_outlier: bool = False
 
     def confidence(self, ev: np.ndarray, variation: np.ndarray | None = None) -> np.ndarray:
-        """Confidence in [0, 1] for evidence rows ``(n, 2)`` and their spectral variation ``(n,)``."""
-        z = ev @ np.asarray(self.coef) + self.intercept
-        conf = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function without overflow
+        """Confidence in [0, 1] for evidence rows ``(n, 2)`` and their spectral variation ``(n,)``.
+
+        A row that is not finite (no word has a path through the recording,
+        see :func:`evidence`) has no answer to be confident in: 0.  Its
+        ``-inf`` llr against a coefficient of 0, or against an infinite
+        margin, would otherwise make NaN.
+        """
+        ev = np.asarray(ev, dtype=float).reshape(-1, 2)
+        answered = np.all(np.isfinite(ev), axis=1)
+        z = np.where(answered[:, None], ev, 0.0) @ np.asarray(self.coef) + self.intercept
+        conf = np.where(answered, 0.5 * (1.0 + np.tanh(0.5 * z)), 0.0)  # the logistic function without overflow
         if variation is not None and self.min_variation > 0:
             conf = np.where(np.asarray(variation) < self.min_variation, 0.0, conf)
         return conf
