@@ -216,6 +216,17 @@ def test_streaming_memory_is_bounded(rng):
     assert held <= (vad.FLOOR_HALF_WINDOW + vad.FLOOR_STEP + 4.0) * rate
 
 
+@pytest.mark.parametrize("background", [0.0, 0.1], ids=["digital silence", "steady noise"])
+def test_a_take_that_is_all_pause_is_not_held(rng, background):
+    # With no speech the pause runs to the end of what is known at every
+    # push: the cut must follow it, or the whole take piles up.
+    rate, seconds = 8000, 300
+    x = background * rng.standard_normal(rate * seconds)
+    found, held = _stream(x, rate, 8000, rng)
+    assert found == []
+    assert held <= (vad.FLOOR_HALF_WINDOW + vad.FLOOR_STEP + 4.0) * rate
+
+
 def test_endless_sound_is_cut_at_max_span(rng):
     rate = 8000
     # Syllables with pauses too short to end a region, for 79 s.

@@ -371,8 +371,10 @@ class Segmenter:
             return None
         g0, g1 = starts[long[-1]], ends[long[-1]]
         # At least a margin into the pause, and a margin before its end (which
-        # may be later than b, the end of what is known).
-        cut = g0 + max(rule.margin, 1) if g1 == b - a else (g0 + g1) // 2
+        # may be later than b, the end of what is known: then as late as that
+        # allows, or a take that is all pause would be held ever longer).
+        m = max(rule.margin, 1)
+        cut = max(g0 + m, g1 - m) if g1 == b - a else (g0 + g1) // 2
         return self._span + int(cut) if cut > 0 else None
 
     def _emit(self, first: int, end: int, final: bool) -> list:
