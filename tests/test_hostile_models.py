@@ -167,7 +167,7 @@ TAMPERED = {
         _set("models", 0, "transmat", [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
         r"no path from a start state to a final state",
     ),
-    "too many states claimed": (_set("models", 0, "n_states", 10**6), r"n_states': must be an integer from 1 to 1000"),
+    "too many states claimed": (_set("models", 0, "n_states", 10**6), r"n_states': must be an integer from 1 to 1000$"),
     "words out of step": (_set("words", ["high", "low"]), r"field 'words': does not match"),
     "a word twice": (_set("words", ["high", "high", "mid"]), r"field 'words'|a word appears twice"),
     "huge FFT": (_set("features", "nfft", 2**40), r"feature config: nfft = 1099511627776 is larger than 16384"),
@@ -384,3 +384,133 @@ def test_an_invalid_model_is_never_written(trained, tmp_path):
     with pytest.raises(WordrecError, match=rf"^{re.escape(str(out))}: not written, the model is invalid: .*means"):
         model.save(broken, out)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- sizes: bounded work and memory however large the model ------------------------------------
+
+
+def _random_word(rng, word, n_states, n_mix, n_features, ergodic):
+    if ergodic:
+        trans = rng.dirichlet(np.ones(n_states), size=n_states)
+        start, final = rng.dirichlet(np.ones(n_states)), rng.uniform(size=n_states) < 0.7
+        final[-1] = True
+    else:
+        stay = rng.uniform(0.2, 0.9, size=n_states)
+        trans = np.diag(stay) + np.diag(1 - stay[:-1], 1)
+        trans[-1, -1] = 1.0
+        start, final = np.eye(n_states)[0], np.eye(n_states, dtype=bool)[-1]
+    return model.WordModel(
+        word, start, trans, final, rng.dirichlet(np.ones(n_mix), size=n_states),
+        rng.normal(size=(n_states, n_mix, n_features)), rng.uniform(0.3, 2.0, size=(n_states, n_mix, n_features)),
+    )
+
+
+def _vocabulary(rng, n_features=3):
+    """Left-to-right and ergodic words of several sizes, interleaved."""
+    sizes = [(3, 2, False), (2, 1, True), (5, 1, False), (1, 3, True), (4, 2, True), (2, 2, False), (3, 1, True)] * 3
+    return tuple(_random_word(rng, f"w{i:02d}", s, m, n_features, e) for i, (s, m, e) in enumerate(sizes))
+
+
+def test_many_words_are_scored_in_groups_as_each_word_alone(monkeypatch):
+    from wordrec import recognize
+    from wordrec.features import FeatureConfig
+
+    rng = np.random.default_rng(7)
+    words = _vocabulary(rng)
+    outlier = model.Outlier(0.01, rng.normal(size=3), rng.uniform(2.0, 4.0, size=3))
+    ms = model.ModelSet(FeatureConfig(), words, outlier=outlier)
+    feats = [rng.normal(size=(n, 3)) for n in (9, 1, 4, 13, 2, 6, 3)]
+    monkeypatch.setattr(recognize, "GROUP_MOVES", 24)
+    groups = recognize.groups(ms)
+    assert 4 < len(groups) < len(words)
+    assert sorted(j for g in groups for j in g) == list(range(len(words)))
+    for g in groups:  # a group holds words allowing the same jumps, within the bound (or one word)
+        assert len({words[j].jumps() for j in g}) == 1
+        assert len(g) == 1 or sum(words[j].n_states for j in g) * len(words[g[0]].jumps()) <= 24
+    got = recognize.score(ms, feats)
+    for j, wm in enumerate(words):
+        alone = recognize.score(model.ModelSet(FeatureConfig(), (wm,), outlier=outlier), feats)[:, 0]
+        np.testing.assert_allclose(got[:, j], alone, rtol=1e-9)
+    assert np.isfinite(got).sum() > got.size // 2 and np.isneginf(got[1, 0])  # too short for word 0: -inf
+
+
+def _log_gauss(x, mean, var):
+    return -0.5 * np.sum(np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
+
+
+def _brute_force(wm, x) -> float:
+    """log p(x) as the sum over every state path of its probability: no recursion."""
+    import itertools
+
+    emit = [
+        [np.log(sum(w * np.exp(_log_gauss(frame, m, v)) for w, m, v in zip(wm.weights[s], wm.means[s], wm.variances[s])))
+         for s in range(wm.n_states)]
+        for frame in x
+    ]
+    total = 0.0
+    for path in itertools.product(range(wm.n_states), repeat=len(x)):
+        p = wm.startprob[path[0]] * float(wm.final[path[-1]])
+        for a, b in zip(path, path[1:]):
+            p *= wm.transmat[a, b]
+        if p > 0:
+            total += p * np.exp(sum(emit[t][s] for t, s in enumerate(path)))
+    return np.log(total) if total > 0 else -np.inf
+
+
+def test_long_recordings_are_scored_in_blocks_of_frames_with_the_same_result(monkeypatch):
+    from wordrec import recognize
+    from wordrec.features import FeatureConfig
+
+    rng = np.random.default_rng(5)
+    ms = model.ModelSet(FeatureConfig(), _vocabulary(rng)[:5])
+    feats = [rng.normal(size=(n, 3)) for n in (40, 7)]
+    whole = recognize.score(ms, feats)
+    monkeypatch.setattr(recognize, "_CHUNK_ELEMENTS", 10)  # a few frames of Gaussian densities at a time
+    np.testing.assert_allclose(recognize.score(ms, feats), whole, rtol=1e-12)
+
+
+def test_grouped_scores_equal_a_brute_force_sum_over_paths(monkeypatch):
+    from wordrec import recognize
+    from wordrec.features import FeatureConfig
+
+    rng = np.random.default_rng(3)
+    words = _vocabulary(rng, n_features=2)[:7]
+    feats = [rng.normal(size=(n, 2)) for n in (1, 2, 3, 4)]
+    monkeypatch.setattr(recognize, "GROUP_MOVES", 8)
+    ms = model.ModelSet(FeatureConfig(), words)
+    assert len(recognize.groups(ms)) >= 4
+    got = recognize.score(ms, feats)
+    for j, wm in enumerate(words):
+        for i, x in enumerate(feats):
+            expected = _brute_force(wm, x)
+            if np.isinf(expected):
+                assert got[i, j] == -np.inf
+            else:
+                assert got[i, j] == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatch):
+    """Before, all words were one block-diagonal model: (total states)^2 numbers (3.9 GB for 20 x 1000 states)."""
+    from wordrec import recognize
+    from wordrec.features import FeatureConfig
+
+    rng = np.random.default_rng(1)
+    words = tuple(_random_word(rng, f"w{i:03d}", 8, 1, 2, False) for i in range(300))
+    seen = []
+    real = recognize.forward_packed
+
+    def recording(log_b, offsets, log_start, log_trans):
+        seen.append(log_trans.shape)
+        return real(log_b, offsets, log_start, log_trans)
+
+    monkeypatch.setattr(recognize, "forward_packed", recording)
+    recognize.score(model.ModelSet(FeatureConfig(), words), [rng.normal(size=(12, 2))])
+    limit = recognize.GROUP_MOVES // 2  # left-to-right words allow two jumps a state
+    assert max(shape[0] for shape in seen) == limit and len(seen) == -(-300 * 8 // limit)
+
+
+def test_a_default_vocabulary_is_scored_as_one_group(trained):
+    from wordrec import recognize
+
+    ms = model.loads(trained[0].encode())
+    assert recognize.groups(ms) == [list(range(len(ms.models)))]

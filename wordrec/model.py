@@ -97,6 +97,15 @@ class WordModel:
     def log_weights(self) -> np.ndarray:
         return safe_log(self.weights)
 
+    def jumps(self) -> tuple:
+        """The distinct jumps ``j - i`` of the transitions allowed (``transmat[i, j] > 0``), ascending.
+
+        ``(0, 1)`` for a left-to-right model.  The forward pass costs every
+        state one step per jump per frame.
+        """
+        rows, cols = np.nonzero(self.transmat > 0)
+        return tuple(np.unique(cols - rows).tolist())
+
     def min_frames(self) -> int:
         """Fewest frames a recording needs to have a path through the model."""
         allowed = self.transmat > 0
@@ -149,10 +158,13 @@ class Outlier:
         """``log(weight) + log N(x; mean, variance)`` of every frame of ``design(X)``: ``(n_frames,)``."""
         return np.log(self.weight) + component_log_densities(XX, self.mean[None], self.variance[None])[0]
 
-    def mix_into(self, log_b: np.ndarray, XX: np.ndarray) -> np.ndarray:
-        """State log densities ``(n_states, n_frames)`` with this component added, in place."""
+    def mix_into(self, log_b: np.ndarray, XX: np.ndarray, log_density: np.ndarray | None = None) -> np.ndarray:
+        """State log densities ``(n_states, n_frames)`` with this component added, in place.
+
+        ``log_density``: :meth:`log_density` of ``XX`` if already computed.
+        """
         log_b += np.log1p(-self.weight)
-        np.logaddexp(log_b, self.log_density(XX)[None, :], out=log_b)
+        np.logaddexp(log_b, (self.log_density(XX) if log_density is None else log_density)[None, :], out=log_b)
         return log_b
 
     def to_dict(self) -> dict:
