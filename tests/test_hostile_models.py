@@ -131,6 +131,8 @@ CALIBRATION = {
     "target_false_rejection": 0.02, "threshold": 0.19,
 }
 
+ADAPTATION_PROBLEM = r"field 'training\.adaptation': must be a list of objects, one per adaptation$"
+
 TAMPERED = {
     "NaN mean": (_set("models", 0, "means", 0, 0, 0, "NaN"), r"models\[0\] \(high\)\.means: contains NaN or infinite"),
     "Infinity variance": (
@@ -187,7 +189,8 @@ TAMPERED = {
         _set("features", "win_length", 10**400), r"field 'features\.win_length': an integer of 401 digits is too large$"
     ),
     "a huge integer as features.sample_rate": (
-        _set("features", "sample_rate", 10**400), r"field 'features\.sample_rate': an integer of 401 digits is too large$"
+        _set("features", "sample_rate", 10**400),
+        r"field 'features\.sample_rate': an integer of 401 digits is too large$",
     ),
     "a float whose frame length overflows": (
         _set("features", "win_length", 1e308), r"field 'features\.win_length': 1e\+308 is beyond \+-1e\+30$"
@@ -204,10 +207,10 @@ TAMPERED = {
     "a huge integer in diagnostics": (
         _set("diagnostics", "n", 10**400), r"field 'diagnostics\.n': an integer of 401 digits is too large$"
     ),
-    "adaptation a number": (_set("training", "adaptation", 5), r"field 'training\.adaptation': must be a list of objects"),
-    "adaptation null": (_set("training", "adaptation", None), r"field 'training\.adaptation': must be a list of objects"),
-    "adaptation a string": (_set("training", "adaptation", "abc"), r"field 'training\.adaptation': must be a list of obj"),
-    "adaptation not objects": (_set("training", "adaptation", [{}, 1]), r"field 'training\.adaptation': must be a list of"),
+    "adaptation a number": (_set("training", "adaptation", 5), ADAPTATION_PROBLEM),
+    "adaptation null": (_set("training", "adaptation", None), ADAPTATION_PROBLEM),
+    "adaptation a string": (_set("training", "adaptation", "abc"), ADAPTATION_PROBLEM),
+    "adaptation not objects": (_set("training", "adaptation", [{}, 1]), ADAPTATION_PROBLEM),
     # Strings and booleans are not numbers; calibration numbers stay within MAX_MAGNITUDE.
     "calibration.coef a string": (
         _set("calibration", {**CALIBRATION, "coef": "12"}), r"field 'calibration\.coef': must be a list of two numbers$"
@@ -442,11 +445,11 @@ def _brute_force(wm, x) -> float:
     """log p(x) as the sum over every state path of its probability: no recursion."""
     import itertools
 
-    emit = [
-        [np.log(sum(w * np.exp(_log_gauss(frame, m, v)) for w, m, v in zip(wm.weights[s], wm.means[s], wm.variances[s])))
-         for s in range(wm.n_states)]
-        for frame in x
-    ]
+    def log_emit(frame, s):
+        gaussians = zip(wm.weights[s], wm.means[s], wm.variances[s])
+        return np.log(sum(w * np.exp(_log_gauss(frame, m, v)) for w, m, v in gaussians))
+
+    emit = [[log_emit(frame, s) for s in range(wm.n_states)] for frame in x]
     total = 0.0
     for path in itertools.product(range(wm.n_states), repeat=len(x)):
         p = wm.startprob[path[0]] * float(wm.final[path[-1]])
@@ -514,3 +517,60 @@ def test_a_default_vocabulary_is_scored_as_one_group(trained):
 
     ms = model.loads(trained[0].encode())
     assert recognize.groups(ms) == [list(range(len(ms.models)))]
+
+
+def _with_word(data: dict, word: dict) -> dict:
+    data["models"].append(word)
+    data["words"].append(word["word"])
+    return data
+
+
+def _ergodic_word(name: str, n_states: int, n_features: int) -> dict:
+    return {
+        "word": name, "n_states": n_states, "n_mix": 1, "startprob": [1.0 / n_states] * n_states,
+        "transmat": [[1.0 / n_states] * n_states] * n_states, "final": [True] * n_states,
+        "weights": [[1.0]] * n_states, "means": [[[0.0] * n_features]] * n_states,
+        "variances": [[[1.0] * n_features]] * n_states,
+    }
+
+
+def test_a_word_whose_transitions_cost_too_much_is_refused(trained, tmp_path):
+    """An ergodic word of 201 states allows 201 x 401 moves a frame: over MAX_WORD_MOVES (training makes 19,900)."""
+    data = json.loads(trained[0])
+    n_features = len(data["models"][0]["means"][0][0])
+    path = tmp_path / "dense.model"
+    path.write_text(json.dumps(_with_word(data, _ergodic_word("zz", 201, n_features))))
+    problem = r"field 'models\[3\]\.transmat': allows 80,601 moves a frame \(states times jumps\), more than 40,000"
+    _refused(path, trained[1], problem)
+    # An ergodic word of 100 states, the most training makes, is fine.
+    path.write_text(json.dumps(_with_word(json.loads(trained[0]), _ergodic_word("zz", 100, n_features))))
+    assert model.load(path).words[-1] == "zz"
+
+
+def test_declared_sizes_are_refused_before_the_arrays_are_read(trained, tmp_path):
+    """Three words claiming 1000 states of 1000 Gaussians: 240 million numbers, whatever the arrays hold."""
+    data = json.loads(trained[0])
+    for m in data["models"]:
+        m["n_states"] = m["n_mix"] = 1000
+    path = tmp_path / "huge.model"
+    path.write_text(json.dumps(data))
+    _refused(path, trained[1], r"field 'models': 240,003,000 numbers in the models' arrays, more than 10,000,000")
+
+
+@pytest.mark.parametrize(
+    "cap, value, problem",
+    [
+        ("MAX_WORDS", 2, r"field 'models': 3 words, more than 2$"),
+        ("MAX_PARAMETERS", 500, r"field 'models': [\d,]+ numbers in the models' arrays, more than 500 \(too slow"),
+        ("MAX_MOVES", 10, r"field 'models': the transitions allow 18 moves a frame in all \(states times jumps\)"),
+        ("MAX_WORD_MOVES", 5, r"field 'models\[0\]\.transmat': allows 6 moves a frame"),
+    ],
+)
+def test_each_size_cap_is_enforced_on_load_and_on_save(trained, tmp_path, monkeypatch, cap, value, problem):
+    path = tmp_path / "ok.model"
+    path.write_text(trained[0])
+    ms = model.load(path)  # three words of 3 states: 18 moves
+    monkeypatch.setattr(model, cap, value)
+    _refused(path, trained[1], problem)
+    with pytest.raises(WordrecError, match=problem.rstrip("$")):
+        model.save(ms, tmp_path / "again.model")

@@ -36,6 +36,21 @@ MAX_NFFT = 16384
 #: trained model holds, but safe from overflow in the log densities.
 MAX_MAGNITUDE = 1e30
 MIN_VARIANCE = 1e-30
+#: Caps on a model's size.  Per word, far beyond what ``wordrec train`` makes
+#: (at most 100 states and 256 Gaussians a state; an ergodic 100-state word
+#: allows 19,900 moves); in all, what keeps scoring under about a second per
+#: second of audio, where a file under MAX_FILE_BYTES could ask for hours.
+#: Moves are states times the jumps their transitions allow
+#: (:meth:`WordModel.jumps`: two a state for left-to-right words): the
+#: forward pass costs about 20 ns and holds 8 bytes per move per frame.
+#: Each number of the models' arrays costs about two operations a frame.
+#: FSDD's ten words: 80 states, 19,000 numbers, 160 moves.
+MAX_WORDS = 10_000
+MAX_STATES = 1000
+MAX_MIX = 1000
+MAX_WORD_MOVES = 40_000
+MAX_MOVES = 250_000
+MAX_PARAMETERS = 10_000_000
 #: What recognition answers for a rejected recording; no word may be called so.
 UNKNOWN = "<unknown>"
 
@@ -395,7 +410,16 @@ def from_dict(data) -> ModelSet:
     raw_models = data["models"]
     if not isinstance(raw_models, list) or not raw_models:
         raise WordrecError("field 'models': must be a non-empty list")
-    models = tuple(_word_model(m, i, features.n_features) for i, m in enumerate(raw_models))
+    if len(raw_models) > MAX_WORDS:
+        raise WordrecError(f"field 'models': {len(raw_models)} words, more than {MAX_WORDS}")
+    raw = [(m, f"models[{i}]") for i, m in enumerate(raw_models)]
+    if data.get("background") is not None:
+        raw.append((data["background"], "background"))
+    dims = [_dims(obj, where) for obj, where in raw]
+    # Before the arrays are read: an oversized file costs no more than its parsing.
+    _check_parameters([(s, m, features.n_features) for s, m in dims])
+    built = [_word_model(obj, where, s, m, features.n_features) for (obj, where), (s, m) in zip(raw, dims)]
+    models = tuple(built[: len(raw_models)])
     words = [m.word for m in models]
     if data["words"] != words:
         raise WordrecError("field 'words': does not match the models' words")
@@ -403,9 +427,8 @@ def from_dict(data) -> ModelSet:
         raise WordrecError("field 'models': a word appears twice")
     training = data.get("training", {})
     diagnostics = data.get("diagnostics", {})
-    background = calibration = None
-    if data.get("background") is not None:
-        background = _word_model(data["background"], "background", features.n_features)
+    background = built[-1] if len(built) > len(raw_models) else None
+    calibration = None
     if data.get("calibration") is not None:
         from wordrec.confidence import Calibration
 
@@ -546,21 +569,24 @@ def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
         raise WordrecError(f"field {name!r}: contains a number too large") from None
 
 
-def _word_model(obj, index, n_features: int) -> WordModel:
-    where = index if isinstance(index, str) else f"models[{index}]"
+def _dims(obj, where: str) -> tuple[int, int]:
+    """A word model's declared ``(n_states, n_mix)``, within the caps."""
     if not isinstance(obj, dict):
         raise WordrecError(f"field {where!r}: not an object")
+    dims = []
+    for key, cap in (("n_states", MAX_STATES), ("n_mix", MAX_MIX)):
+        n = obj.get(key)
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= cap:
+            raise WordrecError(f"field '{where}.{key}': must be an integer from 1 to {cap}")
+        dims.append(n)
+    return dims[0], dims[1]
+
+
+def _word_model(obj: dict, where: str, s: int, m: int, n_features: int) -> WordModel:
     word = obj.get("word")
     problem = word_problem(word)
     if problem:
         raise WordrecError(f"field '{where}.word': {problem}")
-    dims = []
-    for key in ("n_states", "n_mix"):
-        n = obj.get(key)
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
-            raise WordrecError(f"field '{where}.{key}': must be an integer from 1 to 1000")
-        dims.append(n)
-    s, m = dims
     final = obj.get("final")
     if not isinstance(final, list) or len(final) != s or not all(isinstance(x, bool) for x in final):
         raise WordrecError(f"field '{where}.final': must be a list of {s} booleans")
@@ -573,6 +599,45 @@ def _word_model(obj, index, n_features: int) -> WordModel:
         means=_array(obj, "means", where, (s, m, n_features)),
         variances=_array(obj, "variances", where, (s, m, n_features)),
     )
+
+
+def _check_parameters(shapes) -> None:
+    """Refuse models whose arrays hold more than MAX_PARAMETERS numbers in all.
+
+    ``shapes``: ``(n_states, n_mix, n_features)`` of each model.
+    """
+    total = sum(s + s * s + s * m * (1 + 2 * d) for s, m, d in shapes)
+    if total > MAX_PARAMETERS:
+        raise WordrecError(
+            f"field 'models': {total:,} numbers in the models' arrays, more than {MAX_PARAMETERS:,} (too slow to score)"
+        )
+
+
+def _check_size(models: ModelSet) -> None:
+    """The caps on the numbers of words, states, Gaussians, parameters and moves (MAX_WORDS, ...)."""
+    named = [(f"models[{i}]", wm) for i, wm in enumerate(models.models)]
+    named += [("background", models.background)] if models.background is not None else []
+    if len(models.models) > MAX_WORDS:
+        raise WordrecError(f"field 'models': {len(models.models)} words, more than {MAX_WORDS}")
+    for where, wm in named:
+        for key, n, cap in (("n_states", wm.n_states, MAX_STATES), ("n_mix", wm.n_mix, MAX_MIX)):
+            if n > cap:
+                raise WordrecError(f"field '{where}.{key}': must be an integer from 1 to {cap}")
+    _check_parameters([wm.means.shape for _, wm in named])
+    moves = 0
+    for where, wm in named:
+        n = wm.n_states * len(wm.jumps())
+        if n > MAX_WORD_MOVES:
+            raise WordrecError(
+                f"field '{where}.transmat': allows {n:,} moves a frame (states times jumps), "
+                f"more than {MAX_WORD_MOVES:,} (too slow to score)"
+            )
+        moves += n
+    if moves > MAX_MOVES:
+        raise WordrecError(
+            f"field 'models': the transitions allow {moves:,} moves a frame in all (states times jumps), "
+            f"more than {MAX_MOVES:,} (too slow to score)"
+        )
 
 
 def _outlier(obj, n_features: int) -> Outlier:
@@ -589,6 +654,7 @@ def _outlier(obj, n_features: int) -> Outlier:
 def validate(models: ModelSet) -> None:
     """Check the numbers of every word model and the record; raise WordrecError naming the field."""
     _check_record(models.training, models.diagnostics)
+    _check_size(models)
     named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
     if models.background is not None:
         named.append(("background", models.background))
