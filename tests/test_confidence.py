@@ -191,7 +191,9 @@ def test_spectral_variation_counts_only_the_loud_frames(rng):
     ["0.1", True, None, [0.1], 10**400, float("nan"), float("inf"), 2e30],
     ids=["string", "boolean", "null", "list", "huge integer", "NaN", "infinity", "beyond 1e30"],
 )
-@pytest.mark.parametrize("key", ["coef", "intercept", "threshold", "target_false_rejection", "min_variation", "speaker_warp"])
+@pytest.mark.parametrize(
+    "key", ["coef", "intercept", "threshold", "target_false_rejection", "min_variation", "speaker_warp"]
+)
 def test_calibration_numbers_must_be_json_numbers_within_range(key, bad):
     """Strings and booleans were converted ("12" became the coefficients 1 and 2, true a threshold of 1)."""
     good = Calibration((1.0, 0.5), -1.0, 0.3, 0.02, min_variation=4.0, speaker_warp=0.1).to_dict()
@@ -201,7 +203,9 @@ def test_calibration_numbers_must_be_json_numbers_within_range(key, bad):
 
 
 @pytest.mark.filterwarnings("error")
-@pytest.mark.parametrize("coef", [(0.0, 1.0), (1.0, 1.0), (0.43, -0.02)], ids=["degenerate", "both positive", "trained"])
+@pytest.mark.parametrize(
+    "coef", [(0.0, 1.0), (1.0, 1.0), (0.43, -0.02)], ids=["degenerate", "both positive", "trained"]
+)
 def test_a_recording_no_word_can_explain_gets_confidence_zero_without_nan(coef):
     """Too short for every model: llr -inf and margin +inf; 0 * -inf or -inf + inf made NaN (and a warning)."""
     ev = evidence(np.array([-np.inf, -10.0]), np.array([-np.inf, -12.0]), np.array([-5.0, -11.0]), np.array([1, 10]))
