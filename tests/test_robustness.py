@@ -366,6 +366,26 @@ def test_clicks_too_short_for_a_word_are_not_trained_on(tmp_path):
     assert models.diagnostics["words"]["mid"]["n_recordings"] == 3
 
 
+def test_folders_and_manifest_words_that_cannot_be_words_are_skipped(tmp_path):
+    # The model loader refuses such words: training must not write them.
+    data = make_tone_corpus(tmp_path / "data", n_per_word=3)
+    for name in ("<unknown>", "red\x1b[31m", "tab\tbed"):
+        write_wav(data / name / "0.wav", tone([1500], 0.4))
+    out = tmp_path / "m.model"
+    result = _train(data, out)
+    assert result.exit_code == 0, result.output
+    skipped = [line for line in result.stderr.splitlines() if "cannot be a word" in line]
+    assert len(skipped) == 3 and all(line.endswith("(word skipped)") for line in skipped)
+    assert model.load(out).words == WORDS
+    manifest = tmp_path / "list.tsv"
+    manifest.write_text("data/low/low_0.wav\tlow\ndata/mid/mid_0.wav\t<unknown>\ndata/high/high_0.wav\thi\x07gh\n")
+    result = _train(manifest, out)
+    assert result.exit_code == 0, result.output
+    assert f"Skipped: {manifest}:2: word '<unknown>': " in result.stderr
+    assert f"Skipped: {manifest}:3: word 'hi\\x07gh': " in result.stderr
+    assert model.load(out).words == ["low"]
+
+
 def test_junk_mixed_into_a_tree_is_listed_and_the_rest_trains(tmp_path):
     data = make_tone_corpus(tmp_path / "data", n_per_word=3)
     (data / ".DS_Store").write_bytes(b"\0\0")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wordrec.errors import WordrecError
+from wordrec.model import word_problem
 
 #: File name endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = frozenset(
@@ -122,6 +123,10 @@ def from_folder(root: Path) -> Corpus:
         elif not is_folder(p):
             skipped.append((str(p), "file outside any word folder (skipped)"))
     for d in word_dirs:
+        problem = word_problem(d.name)
+        if problem:
+            skipped.append((str(d), f"folder name cannot be a word: {problem} (word skipped)"))
+            continue
         files = list_audio(d, skipped)
         if not files:
             skipped.append((str(d), "word folder holds no audio files (word skipped)"))
@@ -155,6 +160,10 @@ def from_manifest(manifest: Path) -> Corpus:
         path = Path(parts[0].strip())
         path = path if path.is_absolute() else base / path
         word = parts[1].strip()
+        problem = word_problem(word)
+        if problem:
+            skipped.append((where, f"word {word!r}: {problem}"))
+            continue
         problem = _not_a_recording(path)
         if problem:
             skipped.append((where, f"{path}: {problem}"))
