@@ -555,6 +555,19 @@ def test_an_output_folder_that_does_not_exist_is_refused_before_training(tmp_pat
     assert "word\trecordings" not in result.stdout  # nothing was trained
 
 
+def test_an_output_the_system_refuses_or_that_ends_in_a_slash_is_refused_before_training(tmp_path):
+    data = make_tone_corpus(tmp_path / "data", n_per_word=2)
+    for out, problem in [
+        (f"{tmp_path}/new/", "names a folder; give a model file name"),
+        (f"{tmp_path}/{_TOO_LONG}.model", "cannot write there (File name too long)"),
+    ]:
+        result = _train(data, out)
+        assert result.exit_code == 1
+        assert error_lines(result) == [f"Error: {out}: {problem}"]
+        assert "word\trecordings" not in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
 def test_degenerate_tree_trains_a_valid_model(tmp_path):
     """Identical takes, long silences inside takes, takes shorter than the states."""
     data = tmp_path / "data"

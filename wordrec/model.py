@@ -263,14 +263,27 @@ def check_writable(path) -> None:
     Checks that the folder exists and that ``path`` is not a folder; writes
     nothing.
     """
+    if str(path).endswith(("/", os.sep)):  # Path() would drop the slash
+        raise WordrecError(f"{path}: names a folder; give a model file name")
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
+    if _kind(path, target) == "folder":
         raise WordrecError(f"{path}: is a folder; give a model file name")
-    if not folder.is_dir():
+    if _kind(path, folder) != "folder":
         raise WordrecError(f"{path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise WordrecError(f"{path}: folder {folder} is not writable")
+
+
+def _kind(path, p: Path) -> str | None:
+    """"folder", "other" or None (missing) for ``p``; WordrecError naming
+    ``path`` when the system refuses to tell (no permission, name too long)."""
+    try:
+        return "folder" if stat.S_ISDIR(p.stat().st_mode) else "other"
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise WordrecError(f"{path}: cannot write there ({exc.strerror or exc})") from None
 
 
 def write_atomic(path, data: bytes) -> None:
