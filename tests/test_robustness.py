@@ -517,6 +517,22 @@ def test_control_characters_in_file_names_are_escaped_to_keep_one_line_per_file(
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_a_corrupt_mp3_is_one_line_without_the_decoders_own_notes(tones, tmp_path):
+    # libsndfile's MP3 decoder writes "Note: Trying to resync..." to file
+    # descriptor 2 itself, past sys.stderr: only a real process shows it.
+    _, model_path = tones
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"ID3" + np.random.default_rng(0).bytes(3000))
+    good = write_wav(tmp_path / "mid.wav", _mid())
+    proc = subprocess.run(
+        [sys.executable, "-m", "wordrec", "recognize", "-m", str(model_path), str(junk), str(good)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines() == [f"Error: {junk}: not a readable audio file (unknown format or corrupt data)"]
+    assert proc.stdout.startswith(f"{good}\tmid\t")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
 @pytest.mark.parametrize("command", ["train", "eval"])
 def test_a_pipe_or_device_as_data_is_refused_without_reading_it(tones, tmp_path, command):

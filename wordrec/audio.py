@@ -7,9 +7,11 @@ subtype, FLAC, OGG/Vorbis, AIFF, ...  Every failure becomes a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -61,6 +63,31 @@ def _check_path(path) -> Path:
     return p
 
 
+@contextlib.contextmanager
+def quiet_decoders():
+    """Send what C libraries write to the standard error (file descriptor 2)
+    to /dev/null for the duration: libsndfile's MP3 decoder prints "Note:
+    Trying to resync..." lines for a corrupt file, which would stand beside
+    the one error line that names it.  Python's own ``sys.stderr`` is flushed
+    first and written to only after."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no descriptor 2 (embedded, closed)
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def open_audio(path):
     """Open ``path`` with soundfile, as a context manager; errors name the file.
 
@@ -72,7 +99,8 @@ def open_audio(path):
     p = _check_path(path)
     try:
         # Bytes, so that names that are not valid UTF-8 open too.
-        handle = sf.SoundFile(os.fsencode(p))
+        with quiet_decoders():
+            handle = sf.SoundFile(os.fsencode(p))
     except _READ_ERRORS as exc:
         raise _fail(path, f"not a readable audio file ({_short(exc)})") from None
     problem = _header_problem(handle)
@@ -138,6 +166,10 @@ def _short(exc: Exception) -> str:
     """libsndfile's own words for a failure, without the file name (the caller names it)."""
     text = getattr(exc, "error_string", None) or str(exc)
     lines = text.strip().splitlines()
+    if lines and lines[-1].startswith("File does not exist or is not a regular file"):
+        # What libsndfile says when its MP3 decoder gives up; the path was
+        # checked to be a regular file before it was opened.
+        return "unknown format or corrupt data"
     return lines[-1] if lines else type(exc).__name__
 
 
@@ -241,7 +273,8 @@ def _decode(path, h, max_samples: float) -> np.ndarray:
     parts, total = [], 0
     while True:
         try:
-            data = h.read(block, dtype="float64", always_2d=True)
+            with quiet_decoders():
+                data = h.read(block, dtype="float64", always_2d=True)
         except _READ_ERRORS as exc:
             raise _fail(path, f"cannot decode audio ({_short(exc)})") from None
         if len(data) == 0:

@@ -96,7 +96,8 @@ def segment_file(
         while True:
             done_s = detector.n_samples / rate
             try:
-                data = h.read(block, dtype="float64", always_2d=True)
+                with audio.quiet_decoders():
+                    data = h.read(block, dtype="float64", always_2d=True)
             except _READ_ERRORS as exc:
                 raise WordrecError(f"{path}: cannot decode audio after {done_s:.1f} s ({exc})") from None
             if len(data) == 0:
