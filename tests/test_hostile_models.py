@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from wordrec import model
+from wordrec import loader, model
 from wordrec.cli import cli
 from wordrec.errors import WordrecError
 
@@ -39,7 +39,7 @@ def trained(tmp_path_factory):
 def _refused(path: Path, wav: Path, problem: str) -> str:
     """Load ``path`` directly and through the CLI; both must refuse it naming ``problem``."""
     with pytest.raises(WordrecError) as caught:
-        model.load(path)
+        loader.load(path)
     message = str(caught.value)
     assert message.startswith(f"{path}: "), message
     assert re.search(problem, message), message
@@ -98,7 +98,7 @@ def test_a_directory_or_missing_file_as_model(trained, tmp_path):
 
 
 def test_an_oversized_file_is_refused_before_parsing(trained, tmp_path, monkeypatch):
-    monkeypatch.setattr(model, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 1000)
     path = tmp_path / "big.model"
     path.write_text(trained[0])
     _refused(path, trained[1], r"bytes is too large for a model file")
@@ -107,7 +107,7 @@ def test_an_oversized_file_is_refused_before_parsing(trained, tmp_path, monkeypa
 def test_a_byte_order_mark_from_an_editor_is_accepted(trained, tmp_path):
     path = tmp_path / "bom.model"
     path.write_bytes(b"\xef\xbb\xbf" + trained[0].encode("utf-8"))
-    assert model.load(path).words == ["high", "low", "mid"]
+    assert loader.load(path).words == ["high", "low", "mid"]
 
 
 # --- tampered numbers ----------------------------------------------------------------------
@@ -259,7 +259,7 @@ def test_a_valid_calibration_loads(trained, tmp_path):
     """The baseline for the calibration cases above: CALIBRATION itself is fine."""
     data = json.loads(trained[0])
     data["calibration"] = CALIBRATION
-    loaded = model.loads(json.dumps(data).encode())
+    loaded = loader.loads(json.dumps(data).encode())
     assert loaded.calibration.to_dict() == CALIBRATION
 
 
@@ -377,7 +377,7 @@ def test_a_pickle_payload_given_to_the_real_command_is_not_run(trained, tmp_path
 
 
 def test_an_invalid_model_is_never_written(trained, tmp_path):
-    ms = model.loads(trained[0].encode())
+    ms = loader.loads(trained[0].encode())
     bad = model.WordModel(
         "x", ms.models[0].startprob, ms.models[0].transmat, ms.models[0].final, ms.models[0].weights,
         ms.models[0].means * np.nan, ms.models[0].variances,
@@ -515,7 +515,7 @@ def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatc
 def test_a_default_vocabulary_is_scored_as_one_group(trained):
     from wordrec import recognize
 
-    ms = model.loads(trained[0].encode())
+    ms = loader.loads(trained[0].encode())
     assert recognize.groups(ms) == [list(range(len(ms.models)))]
 
 
@@ -544,7 +544,7 @@ def test_a_word_whose_transitions_cost_too_much_is_refused(trained, tmp_path):
     _refused(path, trained[1], problem)
     # An ergodic word of 100 states, the most training makes, is fine.
     path.write_text(json.dumps(_with_word(json.loads(trained[0]), _ergodic_word("zz", 100, n_features))))
-    assert model.load(path).words[-1] == "zz"
+    assert loader.load(path).words[-1] == "zz"
 
 
 def test_declared_sizes_are_refused_before_the_arrays_are_read(trained, tmp_path):
@@ -569,8 +569,8 @@ def test_declared_sizes_are_refused_before_the_arrays_are_read(trained, tmp_path
 def test_each_size_cap_is_enforced_on_load_and_on_save(trained, tmp_path, monkeypatch, cap, value, problem):
     path = tmp_path / "ok.model"
     path.write_text(trained[0])
-    ms = model.load(path)  # three words of 3 states: 18 moves
-    monkeypatch.setattr(model, cap, value)
+    ms = loader.load(path)  # three words of 3 states: 18 moves
+    monkeypatch.setattr(loader, cap, value)
     _refused(path, trained[1], problem)
     with pytest.raises(WordrecError, match=problem.rstrip("$")):
         model.save(ms, tmp_path / "again.model")

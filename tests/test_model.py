@@ -199,3 +199,15 @@ def test_a_model_file_with_an_unusable_word_is_refused(rng, tmp_path, word):
 
     with pytest.raises(WordrecError, match=r"field 'models\[0\]\.word': "):
         model.load(_tampered(rng, tmp_path, rename))
+
+
+def test_what_moved_to_the_loader_is_still_reachable_from_model():
+    from wordrec import loader
+    from wordrec.model import load, validate
+
+    names = "load loads from_dict validate word_problem number MAX_FILE_BYTES MAX_NFFT MAX_MAGNITUDE MIN_VARIANCE"
+    for name in names.split() + ["MAX_WORDS", "MAX_STATES", "MAX_MIX", "MAX_WORD_MOVES", "MAX_MOVES", "MAX_PARAMETERS"]:
+        assert getattr(model, name) is getattr(loader, name), name
+    assert (load, validate) == (loader.load, loader.validate)
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        model.no_such_name

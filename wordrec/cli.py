@@ -236,10 +236,10 @@ def adapt(model_path, data, output, unlabelled, prior, jobs, quiet):
     """
     import os
 
-    from wordrec import corpus, model, pipeline
+    from wordrec import corpus, loader, model, pipeline
     from wordrec.adapt import AdaptConfig
 
-    models = model.load(model_path)
+    models = loader.load(model_path)
     if unlabelled:
         files, skipped = corpus.expand([data])
     else:
@@ -298,14 +298,14 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
       wordrec recognize -m words.model a.wav b.flac more/
       wordrec recognize -m words.model --adapt my_voice/    # one speaker's batch
     """
-    from wordrec import corpus, model, pipeline
+    from wordrec import corpus, loader, pipeline
 
     if adapt and segment:
         raise click.UsageError("--adapt works on a batch of single-word files, not with --segment")
     if no_reject:
         _refuse_given("--no-reject answers every file with a word", "threshold")
 
-    models = model.load(model_path)
+    models = loader.load(model_path)
     files, skipped = corpus.expand(paths)
     for where, why in skipped:
         _say(f"Skipped: {where}: {why}")
@@ -475,9 +475,9 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, _adaptation(adapt))
         return
 
-    from wordrec import corpus, model, pipeline
+    from wordrec import corpus, loader, pipeline
 
-    models = model.load(model_path)
+    models = loader.load(model_path)
     found = corpus.load(data)
     for where, why in found.skipped:
         _say(f"Skipped: {where}: {why}")

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from wordrec.errors import WordrecError
-from wordrec.model import UNKNOWN, number  # noqa: F401 (UNKNOWN is imported from here too)
+from wordrec.loader import number
+from wordrec.model import UNKNOWN  # noqa: F401 (UNKNOWN is imported from here too)
 
 
 def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_frames: np.ndarray) -> np.ndarray:

@@ -1,20 +1,17 @@
-"""Word models, model sets, and the model file: versioned JSON, validated on load.
+"""Word models, model sets, and writing the model file: versioned JSON, deterministic, atomic.
 
 A model file is plain JSON (no pickle, nothing executable), written
 atomically, with floats in their shortest round-trip form so that the same
-model always gives the same bytes.  Loading checks every field and names
-the first bad one.
+model always gives the same bytes.  Reading it back, and the checks on it,
+are :mod:`wordrec.loader`'s job.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import pickletools
 import stat
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,42 +23,8 @@ from wordrec.gmm import component_log_densities, safe_log
 
 FORMAT = "wordrec-model"
 VERSION = 1
-#: Model files larger than this are refused before parsing.
-MAX_FILE_BYTES = 256 * 1024 * 1024
-_PROB_TOL = 1e-6
-#: Largest FFT a model file may ask for (what a 25 ms window at the highest
-#: training rate, 384 kHz, needs); a tampered file cannot demand more memory.
-MAX_NFFT = 16384
-#: Means and variances must lie within these magnitudes: far outside what a
-#: trained model holds, but safe from overflow in the log densities.
-MAX_MAGNITUDE = 1e30
-MIN_VARIANCE = 1e-30
-#: Caps on a model's size.  Per word, far beyond what ``wordrec train`` makes
-#: (at most 100 states and 256 Gaussians a state; an ergodic 100-state word
-#: allows 19,900 moves); in all, what keeps scoring under about a second per
-#: second of audio, where a file under MAX_FILE_BYTES could ask for hours.
-#: Moves are states times the jumps their transitions allow
-#: (:meth:`WordModel.jumps`: two a state for left-to-right words): the
-#: forward pass costs about 20 ns and holds 8 bytes per move per frame.
-#: Each number of the models' arrays costs about two operations a frame.
-#: FSDD's ten words: 80 states, 19,000 numbers, 160 moves.
-MAX_WORDS = 10_000
-MAX_STATES = 1000
-MAX_MIX = 1000
-MAX_WORD_MOVES = 40_000
-MAX_MOVES = 250_000
-MAX_PARAMETERS = 10_000_000
 #: What recognition answers for a rejected recording; no word may be called so.
 UNKNOWN = "<unknown>"
-
-# How other kinds of file start, to say what a file is when it is not a model.
-_MAGIC = (
-    (b"\x93NUMPY", "a NumPy .npy file"),
-    (b"PK\x03\x04", "a zip archive, e.g. a NumPy .npz file"),
-    (b"\x80", "a Python pickle"),
-    (b"RIFF", "a WAV audio file"),
-    (b"\x89HDF", "an HDF5 file"),
-)
 
 
 @dataclass(frozen=True)
@@ -239,6 +202,8 @@ class ModelSet:
 
 def dumps(models: ModelSet) -> str:
     """The model file's text (deterministic)."""
+    from wordrec.loader import validate  # here: wordrec.loader imports this module
+
     validate(models)
     return json.dumps(models.to_dict(), sort_keys=True, allow_nan=False, separators=(",", ":")) + "\n"
 
@@ -326,388 +291,18 @@ def _file_mode(target: Path) -> int:
         return 0o666 & ~umask
 
 
-def load(path) -> ModelSet:
-    """Read and validate a model file.
-
-    Raises
-    ------
-    WordrecError
-        Naming the file and the first problem found.
-    """
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if p.is_dir():
-            raise WordrecError(f"{path}: is a directory, not a model file")
-        if not p.is_file():
-            raise WordrecError(f"{path}: not a regular file, not a model file")
-        if size > MAX_FILE_BYTES:
-            raise WordrecError(f"{path}: {size} bytes is too large for a model file")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise WordrecError(f"{path}: no such model file") from None
-    except OSError as exc:
-        raise WordrecError(f"{path}: cannot read model file ({exc.strerror})") from None
-    try:
-        return loads(raw)
-    except WordrecError as exc:
-        raise WordrecError(f"{path}: {exc}") from None
+# What reading and checking a model file offers, moved to wordrec.loader and
+# still reachable here (model.load, from wordrec.model import validate, ...).
+# Looked up on use: wordrec.loader imports this module.
+_LOADER_NAMES = frozenset(
+    """load loads from_dict validate word_problem number MAX_FILE_BYTES MAX_NFFT MAX_MAGNITUDE
+    MIN_VARIANCE MAX_WORDS MAX_STATES MAX_MIX MAX_WORD_MOVES MAX_MOVES MAX_PARAMETERS""".split()
+)
 
 
-def loads(raw: bytes) -> ModelSet:
-    """Parse and validate a model file's bytes (see :func:`load`)."""
-    # Only ever parsed as JSON: nothing in the file is executed, whatever it holds.
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 byte order mark left by an editor
-    if not raw.strip():
-        raise WordrecError("empty file, not a wordrec model")
-    for magic, kind in _MAGIC:
-        if raw.startswith(magic):
-            raise WordrecError(f"not a wordrec model file ({kind}; wordrec model files are JSON)")
-    if raw.lstrip()[:1] != b"{":
-        if _is_pickle(raw):
-            raise WordrecError("not a wordrec model file (a Python pickle; wordrec model files are JSON)")
-        raise WordrecError("not a wordrec model file (expected JSON)")
-    try:
-        # NaN and Infinity (not JSON, but Python writes them) become floats here,
-        # to be refused by the checks below, which name the field they are in.
-        data = json.loads(raw.decode("utf-8"), parse_constant=float)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise WordrecError(f"not a wordrec model file, or a damaged one (bad JSON: {str(exc)[:80]})") from None
-    return from_dict(data)
+def __getattr__(name: str):
+    if name in _LOADER_NAMES:
+        from wordrec import loader
 
-
-def _is_pickle(raw: bytes, max_ops: int = 1000) -> bool:
-    """Whether ``raw`` reads as a pickle (protocols 0 and 1 have no signature to look for).
-
-    Its opcodes are only decoded, by ``pickletools``, never run: it is a
-    pickle if it ends with STOP right after a well-formed opcode sequence,
-    or if its first ``max_ops`` opcodes are well formed (text and other
-    binary files meet an unknown opcode or a malformed argument within a
-    few bytes).
-    """
-    try:
-        for n, (opcode, _, pos) in enumerate(pickletools.genops(raw)):
-            if opcode.name == "STOP":
-                return not raw[pos + 1 :].strip()
-            if n >= max_ops:
-                return True
-    except ValueError:  # pickletools' one error for unknown opcodes, bad arguments and a missing STOP
-        return False
-    return False
-
-
-def from_dict(data) -> ModelSet:
-    """Build a :class:`ModelSet` from parsed JSON, validating every field."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise WordrecError(f"not a wordrec model file (format is not {FORMAT!r})")
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise WordrecError("field 'version': missing or not a positive integer")
-    if version > VERSION:
-        raise WordrecError(
-            f"model format version {version} is newer than this wordrec reads ({VERSION}); upgrade wordrec"
-        )
-    for key in ("features", "models", "words"):
-        if key not in data:
-            raise WordrecError(f"field {key!r}: missing")
-    for key, value in data.items():
-        # The models' arrays are checked as arrays; training and diagnostics by validate().
-        if key not in ("models", "background", "training", "diagnostics"):
-            _check_numbers(value, key, MAX_MAGNITUDE)
-    if not isinstance(data["features"], dict):
-        raise WordrecError("field 'features': not an object")
-    features = FeatureConfig.from_dict(data["features"])
-    if features.nfft > MAX_NFFT:
-        raise WordrecError(f"feature config: nfft = {features.nfft} is larger than {MAX_NFFT}")
-    raw_models = data["models"]
-    if not isinstance(raw_models, list) or not raw_models:
-        raise WordrecError("field 'models': must be a non-empty list")
-    if len(raw_models) > MAX_WORDS:
-        raise WordrecError(f"field 'models': {len(raw_models)} words, more than {MAX_WORDS}")
-    raw = [(m, f"models[{i}]") for i, m in enumerate(raw_models)]
-    if data.get("background") is not None:
-        raw.append((data["background"], "background"))
-    dims = [_dims(obj, where) for obj, where in raw]
-    # Before the arrays are read: an oversized file costs no more than its parsing.
-    _check_parameters([(s, m, features.n_features) for s, m in dims])
-    built = [_word_model(obj, where, s, m, features.n_features) for (obj, where), (s, m) in zip(raw, dims)]
-    models = tuple(built[: len(raw_models)])
-    words = [m.word for m in models]
-    if data["words"] != words:
-        raise WordrecError("field 'words': does not match the models' words")
-    if len(set(words)) != len(words):
-        raise WordrecError("field 'models': a word appears twice")
-    training = data.get("training", {})
-    diagnostics = data.get("diagnostics", {})
-    background = built[-1] if len(built) > len(raw_models) else None
-    calibration = None
-    if data.get("calibration") is not None:
-        from wordrec.confidence import Calibration
-
-        calibration = Calibration.from_dict(data["calibration"])
-    outlier = None
-    if data.get("outlier") is not None:
-        outlier = _outlier(data["outlier"], features.n_features)
-    result = ModelSet(features, models, training, diagnostics, background, calibration, outlier)
-    validate(result)
-    return result
-
-
-def number(value, name: str, low: float = -MAX_MAGNITUDE, high: float = MAX_MAGNITUDE, below: bool = False) -> float:
-    """A number from parsed JSON as a float in ``[low, high]`` (``[low, high)`` with ``below``).
-
-    Only JSON numbers are numbers: strings ("1.5"), booleans and null are
-    refused, not converted, as are NaN, infinities and integers too large
-    for a float.
-
-    Raises
-    ------
-    WordrecError
-        Naming the field ``name``, the range and what the file holds.
-    """
-    if type(value) in (int, float) and _number_problem(value) is None:
-        if low <= value <= high and not (below and value == high):
-            return float(value)
-    span = f"from {low:g} to {high:g}" + (" (exclusive)" if below else "")
-    raise WordrecError(f"field {name!r}: must be a number {span}, got {_shown(value)}")
-
-
-def _number_problem(value, limit: float = math.inf) -> str | None:
-    """What is wrong with a JSON number (NaN, an infinity, too large), or None."""
-    if type(value) is float and not math.isfinite(value):
-        return f"{_shown(value)} is not a finite number"
-    if type(value) is int:
-        try:
-            x = float(value)
-        except OverflowError:
-            return f"{_shown(value)} is too large"
-    elif type(value) is float:
-        x = value
-    else:
-        return None
-    return f"{_shown(value)} is beyond +-{limit:g}" if abs(x) > limit else None
-
-
-def _shown(value) -> str:
-    """A short, printable rendering of a JSON value for a message."""
-    if type(value) is int and value.bit_length() > 100:
-        return f"an integer of {len(str(abs(value)))} digits"
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "a list"
-    text = json.dumps(value)  # escapes control characters; NaN and Infinity as Python writes them
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _check_numbers(value, name: str, limit: float = math.inf) -> None:
-    """Refuse NaN, infinities and numbers beyond ``limit`` (or a float's range) anywhere in parsed JSON.
-
-    Such numbers cannot be written back as JSON (``wordrec adapt`` saves
-    the model again), and overflow wherever a float is needed.  Containers
-    are walked with a stack, not recursion, so that nesting depth is no
-    problem.
-
-    Raises
-    ------
-    WordrecError
-        Naming the field, e.g. ``training.adaptation[0].prior``.
-    """
-    stack = [(value, name)]
-    while stack:
-        node, where = stack.pop()
-        if isinstance(node, dict):
-            children, template = node.items(), "{}.{}"
-        elif isinstance(node, (list, tuple)):
-            children, template = enumerate(node), "{}[{}]"
-        else:
-            children, template = [(None, node)], "{}"
-        for key, child in children:
-            if isinstance(child, (dict, list, tuple)):
-                stack.append((child, template.format(where, key)))
-            elif type(child) in (int, float):
-                problem = _number_problem(child, limit)
-                if problem:
-                    name = template.format(where, key)
-                    name = name if len(name) <= 80 else f"{name[:50]}...{name[-25:]}"  # deep nesting
-                    raise WordrecError(f"field {name!r}: {problem}")
-
-
-def word_problem(word) -> str | None:
-    """Why ``word`` cannot name a word model, or None if it can.
-
-    Words are printed as a column of tab-separated output, one line per
-    recording, and ``<unknown>`` is the answer for a rejected recording.
-    So a word must be a non-empty string other than ``<unknown>``, without
-    control characters (tab, newline, the escape that starts a terminal
-    colour sequence, ...), line or paragraph separators, or lone
-    surrogates (which cannot be printed as UTF-8).
-
-    Returns
-    -------
-    str or None
-        E.g. ``"contains the control character '\\x1b'"``.
-    """
-    if not isinstance(word, str) or not word:
-        return "must be a non-empty string"
-    if word == UNKNOWN:
-        return f"{UNKNOWN} is the answer for rejected recordings, not a word"
-    for c in word:
-        kind = unicodedata.category(c)
-        if kind == "Cc":
-            return f"contains the control character {c!r}"
-        if kind in ("Zl", "Zp"):
-            return f"contains a line break {c!r}"
-        if kind == "Cs":
-            return f"contains a lone surrogate {c!r}, not text"
-    return None
-
-
-def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
-    """``obj[key]`` as a float array of ``shape``; only JSON numbers are accepted."""
-    name = f"{where}.{key}"
-    if key not in obj:
-        raise WordrecError(f"field {name!r}: missing")
-    try:
-        # dtype=object keeps what JSON gave: numpy would turn "1.5" and true into numbers.
-        cells = np.array(obj[key], dtype=object)
-    except ValueError:
-        raise WordrecError(f"field {name!r}: not an array of numbers (ragged)") from None
-    if cells.shape != shape:
-        raise WordrecError(f"field {name!r}: shape {cells.shape}, expected {shape}")
-    if not all(type(x) in (int, float) for x in cells.flat):
-        raise WordrecError(f"field {name!r}: not an array of numbers")
-    try:
-        return cells.astype(float)
-    except OverflowError:
-        raise WordrecError(f"field {name!r}: contains a number too large") from None
-
-
-def _dims(obj, where: str) -> tuple[int, int]:
-    """A word model's declared ``(n_states, n_mix)``, within the caps."""
-    if not isinstance(obj, dict):
-        raise WordrecError(f"field {where!r}: not an object")
-    dims = []
-    for key, cap in (("n_states", MAX_STATES), ("n_mix", MAX_MIX)):
-        n = obj.get(key)
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= cap:
-            raise WordrecError(f"field '{where}.{key}': must be an integer from 1 to {cap}")
-        dims.append(n)
-    return dims[0], dims[1]
-
-
-def _word_model(obj: dict, where: str, s: int, m: int, n_features: int) -> WordModel:
-    word = obj.get("word")
-    problem = word_problem(word)
-    if problem:
-        raise WordrecError(f"field '{where}.word': {problem}")
-    final = obj.get("final")
-    if not isinstance(final, list) or len(final) != s or not all(isinstance(x, bool) for x in final):
-        raise WordrecError(f"field '{where}.final': must be a list of {s} booleans")
-    return WordModel(
-        word=word,
-        startprob=_array(obj, "startprob", where, (s,)),
-        transmat=_array(obj, "transmat", where, (s, s)),
-        final=np.array(final, dtype=bool),
-        weights=_array(obj, "weights", where, (s, m)),
-        means=_array(obj, "means", where, (s, m, n_features)),
-        variances=_array(obj, "variances", where, (s, m, n_features)),
-    )
-
-
-def _check_parameters(shapes) -> None:
-    """Refuse models whose arrays hold more than MAX_PARAMETERS numbers in all.
-
-    ``shapes``: ``(n_states, n_mix, n_features)`` of each model.
-    """
-    total = sum(s + s * s + s * m * (1 + 2 * d) for s, m, d in shapes)
-    if total > MAX_PARAMETERS:
-        raise WordrecError(
-            f"field 'models': {total:,} numbers in the models' arrays, more than {MAX_PARAMETERS:,} (too slow to score)"
-        )
-
-
-def _check_size(models: ModelSet) -> None:
-    """The caps on the numbers of words, states, Gaussians, parameters and moves (MAX_WORDS, ...)."""
-    named = [(f"models[{i}]", wm) for i, wm in enumerate(models.models)]
-    named += [("background", models.background)] if models.background is not None else []
-    if len(models.models) > MAX_WORDS:
-        raise WordrecError(f"field 'models': {len(models.models)} words, more than {MAX_WORDS}")
-    for where, wm in named:
-        for key, n, cap in (("n_states", wm.n_states, MAX_STATES), ("n_mix", wm.n_mix, MAX_MIX)):
-            if n > cap:
-                raise WordrecError(f"field '{where}.{key}': must be an integer from 1 to {cap}")
-    _check_parameters([wm.means.shape for _, wm in named])
-    moves = 0
-    for where, wm in named:
-        n = wm.n_states * len(wm.jumps())
-        if n > MAX_WORD_MOVES:
-            raise WordrecError(
-                f"field '{where}.transmat': allows {n:,} moves a frame (states times jumps), "
-                f"more than {MAX_WORD_MOVES:,} (too slow to score)"
-            )
-        moves += n
-    if moves > MAX_MOVES:
-        raise WordrecError(
-            f"field 'models': the transitions allow {moves:,} moves a frame in all (states times jumps), "
-            f"more than {MAX_MOVES:,} (too slow to score)"
-        )
-
-
-def _outlier(obj, n_features: int) -> Outlier:
-    if not isinstance(obj, dict):
-        raise WordrecError("field 'outlier': not an object")
-    weight = obj.get("weight")
-    if type(weight) not in (int, float) or not 0.0 < weight < 0.5:
-        raise WordrecError("field 'outlier.weight': must be a number between 0 and 0.5")
-    return Outlier(
-        float(weight), _array(obj, "mean", "outlier", (n_features,)), _array(obj, "variance", "outlier", (n_features,))
-    )
-
-
-def validate(models: ModelSet) -> None:
-    """Check the numbers of every word model and the record; raise WordrecError naming the field."""
-    _check_record(models.training, models.diagnostics)
-    _check_size(models)
-    named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
-    if models.background is not None:
-        named.append(("background", models.background))
-    for where, wm in named:
-        for key in ("startprob", "transmat", "weights"):
-            if not np.all(np.isfinite(getattr(wm, key))):
-                raise WordrecError(f"{where}.{key}: contains NaN or infinite values")
-        for key, arr in (("startprob", wm.startprob), ("transmat", wm.transmat), ("weights", wm.weights)):
-            if np.any(arr < 0):
-                raise WordrecError(f"{where}.{key}: contains a negative probability")
-            if np.any(np.abs(arr.sum(axis=-1) - 1.0) > _PROB_TOL):
-                raise WordrecError(f"{where}.{key}: probabilities do not sum to one")
-        _check_gaussian(where, wm.means, wm.variances)
-        if not np.any(wm.final):
-            raise WordrecError(f"{where}.final: no state may end a recording")
-        if wm.min_frames() > wm.n_states:
-            raise WordrecError(f"{where}: no path from a start state to a final state")
-    if models.outlier is not None:
-        _check_gaussian("outlier", models.outlier.mean, models.outlier.variance, ("mean", "variance"))
-
-
-def _check_record(training, diagnostics) -> None:
-    """The free-form ``training`` and ``diagnostics`` objects: JSON that can be written back."""
-    if not isinstance(training, dict) or not isinstance(diagnostics, dict):
-        raise WordrecError("fields 'training' and 'diagnostics' must be objects")
-    _check_numbers(training, "training")
-    _check_numbers(diagnostics, "diagnostics")
-    # wordrec adapt appends its record to this list.
-    adaptation = training.get("adaptation", [])
-    if not isinstance(adaptation, list) or not all(isinstance(a, dict) for a in adaptation):
-        raise WordrecError("field 'training.adaptation': must be a list of objects, one per adaptation")
-
-
-def _check_gaussian(where: str, means, variances, names=("means", "variances")) -> None:
-    for key, arr in zip(names, (means, variances)):
-        if not np.all(np.isfinite(arr)):
-            raise WordrecError(f"{where}.{key}: contains NaN or infinite values")
-    if np.any(variances <= 0):
-        raise WordrecError(f"{where}.{names[1]}: contains a value that is not positive")
-    if np.any(variances < MIN_VARIANCE) or np.any(variances > MAX_MAGNITUDE):
-        raise WordrecError(f"{where}.{names[1]}: contains a value outside {MIN_VARIANCE:g} to {MAX_MAGNITUDE:g}")
-    if np.any(np.abs(means) > MAX_MAGNITUDE):
-        raise WordrecError(f"{where}.{names[0]}: contains a value beyond +-{MAX_MAGNITUDE:g}")
+        return getattr(loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
