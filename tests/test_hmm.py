@@ -114,3 +114,25 @@ def test_long_sequences_do_not_underflow(rng):
     batch = Batch.of([5000])
     _, ll = forward(batch.pad(x), batch, np.log([1.0, 1e-300]), safe_log(trans), np.array([-np.inf, 0.0]))
     assert np.isfinite(ll).all()
+
+
+@pytest.mark.parametrize("budget", [1, 8 * 5 * 9 * 7])
+def test_passes_in_time_chunks_equal_the_passes_in_one_go(rng, monkeypatch, budget):
+    # Dense transitions on long recordings make their band terms in chunks of
+    # time steps (hmm.TERMS_BYTES); the sums must not change at all.  Budget
+    # 1: one time step a chunk; the other: a few steps, some cut mid-batch.
+    from wordrec import hmm
+
+    n = 5
+    trans = rng.dirichlet(np.ones(n), size=n)
+    ls, lt, le = safe_log(rng.dirichlet(np.ones(n))), safe_log(trans), np.zeros(n)
+    lengths = [40, 1, 17, 33, 2, 40, 9]
+    batch = Batch.of(lengths)
+    lb = rng.normal(size=(sum(lengths), n)) * 3
+    packed = lb[batch.packed]
+    whole = hmm.forward_packed(packed, batch.offsets, ls, lt), hmm.backward_packed(packed, batch.offsets, lt, le)
+    monkeypatch.setattr(hmm, "TERMS_BYTES", budget)
+    chunked = hmm.forward_packed(packed, batch.offsets, ls, lt), hmm.backward_packed(packed, batch.offsets, lt, le)
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(whole[0]).all() and np.isfinite(whole[1]).all()

@@ -140,16 +140,18 @@ def _band_terms(log_b: np.ndarray, band_list) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def _step(flat: np.ndarray, src: int, dst: int, size: int, terms, scratch: np.ndarray) -> None:
+def _step(flat: np.ndarray, src: int, dst: int, size: int, terms, scratch: np.ndarray, at: int | None = None) -> None:
     """One time step on flat arrays: ``flat[dst:dst + size]`` from ``flat[src:src + size]``.
 
     ``out[j] = logsumexp_i(prev[i] + log_trans[i, j]) + log_b[j]`` row by
-    row, with the ``terms`` of :func:`_band_terms` (``dst`` indexes them too).
+    row, with the ``terms`` of :func:`_band_terms`, where the destination
+    rows start at ``at`` (default ``dst``).
     """
+    at = dst if at is None else at
     out = flat[dst : dst + size]
     d, t = terms[0]
     if d == 0:
-        np.add(flat[src : src + size], t[dst : dst + size], out=out)
+        np.add(flat[src : src + size], t[at : at + size], out=out)
         rest = terms[1:]
     else:
         out.fill(-np.inf)
@@ -158,11 +160,41 @@ def _step(flat: np.ndarray, src: int, dst: int, size: int, terms, scratch: np.nd
         n = size - abs(d)
         tmp = scratch[:n]
         if d > 0:
-            np.add(flat[src : src + n], t[dst + d : dst + size], out=tmp)
+            np.add(flat[src : src + n], t[at + d : at + size], out=tmp)
             np.logaddexp(out[d:], tmp, out=out[d:])
         else:
-            np.add(flat[src - d : src + size], t[dst : dst + n], out=tmp)
+            np.add(flat[src - d : src + size], t[at : at + n], out=tmp)
             np.logaddexp(out[:n], tmp, out=out[:n])
+
+
+#: Bytes the band terms of one pass may hold at once.  Within it (every
+#: left-to-right case we train or score), the terms of all frames are made in
+#: one go; beyond it (dense transitions on long recordings, where they would
+#: take n_states x (2 n_states - 1) numbers a frame), time steps are taken
+#: in chunks whose terms fit.
+TERMS_BYTES = 64 * 1024 * 1024
+
+
+def _chunked_terms(log_b: np.ndarray, offsets: np.ndarray, band_list, times):
+    """For each time ``t`` of ``times`` (ascending or descending): the band
+    terms covering the packed rows of ``t`` and the flat index in them where
+    those rows start.  Terms are made for a chunk of consecutive times at a
+    time, at most :data:`TERMS_BYTES` of them (one time step at least)."""
+    n_states = log_b.shape[1]
+    rows = max(1, TERMS_BYTES // (8 * n_states * max(1, len(band_list))))
+    lo = hi = 0
+    terms = None
+    for t in times:
+        if terms is None or not lo <= t < hi:
+            if times[0] <= times[-1]:  # forward in time: the chunk starts at t
+                lo = t
+                hi = max(t + 1, int(np.searchsorted(offsets, offsets[t] + rows, side="right")) - 1)
+            else:  # backward: the chunk ends with t
+                hi = t + 1
+                lo = min(t, int(np.searchsorted(offsets, offsets[hi] - rows, side="left")))
+            hi = min(hi, len(offsets) - 1)
+            terms = _band_terms(log_b[offsets[lo] : offsets[hi]], band_list)
+        yield t, terms, (offsets[t] - offsets[lo]) * n_states
 
 
 def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans) -> np.ndarray:
@@ -189,12 +221,12 @@ def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans)
         return la
     n_states = log_b.shape[1]
     np.add(log_start, log_b[: offsets[1]], out=la[: offsets[1]])
-    terms = _band_terms(log_b, bands(log_trans))
     flat = la.reshape(-1)
     scratch = np.empty(offsets[1] * n_states)
     off = (offsets * n_states).tolist()
-    for t in range(1, len(off) - 1):
-        _step(flat, off[t - 1], off[t], off[t + 1] - off[t], terms, scratch)
+    times = range(1, len(off) - 1)
+    for t, terms, at in _chunked_terms(log_b, offsets, bands(log_trans), times):
+        _step(flat, off[t - 1], off[t], off[t + 1] - off[t], terms, scratch, at)
     return la
 
 
@@ -212,13 +244,13 @@ def backward_packed(log_b: np.ndarray, offsets: np.ndarray, log_trans, log_end) 
     if len(bb) == 0:
         return bb
     n_states = log_b.shape[1]
-    terms = _band_terms(log_b, bands(log_trans.T))
     flat = bb.reshape(-1)
     scratch = np.empty(offsets[1] * n_states)
     off = (offsets * n_states).tolist()
-    for t in range(len(off) - 3, -1, -1):
+    times = range(len(off) - 3, -1, -1)
+    for t, terms, at in _chunked_terms(log_b, offsets, bands(log_trans.T), times):
         # The rows of time t with a frame at t + 1 are the first ones.
-        _step(flat, off[t + 1], off[t], off[t + 2] - off[t + 1], terms, scratch)
+        _step(flat, off[t + 1], off[t], off[t + 2] - off[t + 1], terms, scratch, at)
     return bb
 
 
