@@ -82,6 +82,22 @@ def test_map_means_interpolates_between_prior_and_data(rng):
     np.testing.assert_array_equal(adapt.map_means(wm, [], 10.0).means, wm.means)
 
 
+def test_a_degenerate_model_adapts_without_warnings_or_nans(rng):
+    # Variances at the loader's 1e-30 floor and far-off means overflow in the
+    # posteriors: those recordings are left out, quietly.
+    import dataclasses
+    import warnings
+
+    wm = _word(rng, "w")
+    wm = dataclasses.replace(wm, variances=np.full_like(wm.variances, 1e-30), means=wm.means * 1e10)
+    seqs = [rng.normal(size=(n, 2)) for n in (6, 9)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        occ, sums = adapt.mean_statistics(wm, seqs)
+        new = adapt.map_means(wm, seqs, 10.0)
+    assert np.isfinite(occ).all() and np.isfinite(sums).all() and np.isfinite(new.means).all()
+
+
 def test_adaptation_never_lowers_the_likelihood_of_its_data(rng):
     # MAP-EM: the prior term is largest at the old means, so the likelihood
     # of the adaptation data cannot fall.

@@ -118,6 +118,7 @@ def test_usage_error_exits_2(tmp_path):
         ("recognize", ["--threshold", "nan"], "--threshold"),
         ("recognize", ["--no-reject", "--threshold", "0.5"], "--threshold"),
         ("eval", ["--threshold", "nan"], "--threshold"),
+        ("eval", ["--threshold", "0.5"], "--threshold"),
         ("eval", ["--folds", "2", "--seed", "-5"], "--seed"),
     ],
 )

@@ -239,6 +239,13 @@ def test_file_names_that_are_not_utf8_are_read(tones, tmp_path):
     assert b"Traceback" not in result.stderr
     line = result.stdout.decode("utf-8", "replace").strip()
     assert line.split("\t")[1] == "mid"
+    as_json = subprocess.run(
+        [sys.executable, "-m", "wordrec", "recognize", "--json", "-m", str(model_path), str(tmp_path)],
+        capture_output=True, cwd=REPO, timeout=120,
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    [answer] = json.loads(as_json.stdout.decode("utf-8"))  # valid UTF-8 and JSON
+    assert os.fsencode(answer["path"]) == target and answer["word"] == "mid"
 
 
 # --- bounded memory on a long take -------------------------------------------------------
@@ -384,6 +391,15 @@ def test_folders_and_manifest_words_that_cannot_be_words_are_skipped(tmp_path):
     assert f"Skipped: {manifest}:2: word '<unknown>': " in result.stderr
     assert f"Skipped: {manifest}:3: word 'hi\\x07gh': " in result.stderr
     assert model.load(out).words == ["low"]
+
+
+def test_cross_validation_leaves_out_the_clicks_train_leaves_out(tmp_path):
+    data = make_tone_corpus(tmp_path / "data", n_per_word=4)
+    click = write_wav(data / "mid" / "click.wav", tone([1500], 0.02))
+    result = invoke(["eval", data, "--folds", "2", "--states", "3", "--mix", "1", "-j", "1", "-q", "--json"])
+    assert result.exit_code == 3, result.output
+    assert any(line.startswith(f"Error: {click}: too short to train on (") for line in error_lines(result))
+    assert json.loads(result.stdout)["n_files"] == 12
 
 
 def test_junk_mixed_into_a_tree_is_listed_and_the_rest_trains(tmp_path):
@@ -582,6 +598,19 @@ def test_an_output_the_system_refuses_or_that_ends_in_a_slash_is_refused_before_
         assert error_lines(result) == [f"Error: {out}: {problem}"]
         assert "word\trecordings" not in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_an_output_that_is_a_pipe_or_a_link_to_one_is_not_replaced(tmp_path):
+    data = make_tone_corpus(tmp_path / "data", n_per_word=2)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "link.model").symlink_to(fifo)
+    for out in (fifo, tmp_path / "link.model"):
+        result = _train(data, out)
+        assert result.exit_code == 1
+        assert error_lines(result) == [f"Error: {out}: not a regular file; give a model file name"]
+    assert fifo.is_fifo() and (tmp_path / "link.model").is_symlink()
 
 
 def test_degenerate_tree_trains_a_valid_model(tmp_path):

@@ -82,11 +82,17 @@ def mean_statistics(wm, seqs) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((n_states, n_mix)), np.zeros((n_states, n_mix, n_features))
     batch = Batch.of(np.array([len(s) for s in seqs]))
     X = batch.stack(seqs)
-    log_b, resp = state_log_densities(design(X), wm.log_weights, wm.means, wm.variances)
-    post = posteriors(log_b, batch, wm.log_start, wm.log_trans, wm.log_end)
-    # Recordings the model cannot explain have no posteriors; leave them out.
-    usable = np.repeat(np.isfinite(post.log_lik), batch.lengths)
-    occ = resp * np.where(usable, post.gamma.T, 0.0)  # (n_mix, n_states, n_frames)
+    # A model the loader accepts can still be degenerate (variances at the
+    # 1e-30 floor) and overflow here; its NaNs are caught below.
+    with np.errstate(all="ignore"):
+        log_b, resp = state_log_densities(design(X), wm.log_weights, wm.means, wm.variances)
+        post = posteriors(log_b, batch, wm.log_start, wm.log_trans, wm.log_end)
+        occ = resp * post.gamma.T  # (n_mix, n_states, n_frames)
+    # Recordings the model cannot explain, or not in finite numbers, are left out.
+    finite = np.isfinite(occ).all(axis=(0, 1))
+    starts = np.concatenate([[0], np.cumsum(batch.lengths)[:-1]])
+    usable = np.isfinite(post.log_lik) & np.logical_and.reduceat(finite, starts)
+    occ = np.where(np.repeat(usable, batch.lengths), occ, 0.0)
     occupancy = occ.sum(axis=2).T
     sums = (occ.reshape(n_mix * n_states, -1) @ X).reshape(n_mix, n_states, n_features).transpose(1, 0, 2)
     return occupancy, sums

@@ -10,6 +10,7 @@ so that ``--help`` stays fast.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -59,7 +60,11 @@ class _NoBar:
 
 
 def _dump_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    # A file name that is not UTF-8 holds lone surrogates (Python's stand-ins
+    # for its bytes); written raw they would make the output invalid UTF-8,
+    # so they are written as JSON escapes, as ensure_ascii would.
+    text = json.dumps(obj, indent=2, ensure_ascii=False)
+    click.echo(re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _fmt(x: float) -> str:
@@ -469,6 +474,8 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         raise click.UsageError("give -m MODEL to evaluate a model, or --folds K / --group-by REGEX to cross-validate")
     if (oov_dir is not None or threshold is not None) and model_path is None:
         raise click.UsageError("--oov and --threshold need -m MODEL")
+    if threshold is not None and oov_dir is None:
+        raise click.UsageError("--threshold applies to the --oov report: give --oov DIR too")
     if model_path is not None and (cv_options or sample_rate is not None or jobs is not None):
         raise click.UsageError("training options (--states, --mix, --seed, -j, ...) apply only with --folds or --group-by")
     if cross:

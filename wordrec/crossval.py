@@ -165,13 +165,14 @@ def featurise(items, feature_cfg, progress=None, jobs: int = 1, noise=None) -> t
         Features of the noisy copies ``noise`` picked
         (:class:`wordrec.augment.NoiseCopies`; empty without it).
     """
-    from wordrec.pipeline import Failure, extract_files
+    from wordrec.pipeline import Failure, extract_files, too_short_to_train
 
     paths = list(dict.fromkeys(str(p) for p, _ in items))
     feats, failures, copies = {}, [], {}
     for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True, jobs=jobs, noise=noise)):
-        if isinstance(f, Failure):
-            failures.append(f)
+        short = None if isinstance(f, Failure) else too_short_to_train(p, f[0] if isinstance(f, tuple) else f, feature_cfg)
+        if isinstance(f, Failure) or short:  # the same files as 'wordrec train' leaves out
+            failures.append(short or f)
         elif isinstance(f, tuple):
             feats[p], copies[p] = f
         else:

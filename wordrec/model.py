@@ -232,8 +232,11 @@ def check_writable(path) -> None:
         raise WordrecError(f"{path}: names a folder; give a model file name")
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    if _kind(path, target) == "folder":
+    kind = _kind(path, target)
+    if kind == "folder":
         raise WordrecError(f"{path}: is a folder; give a model file name")
+    if kind == "other":  # a device, a pipe, or a link to one: never replaced by a model
+        raise WordrecError(f"{path}: not a regular file; give a model file name")
     if _kind(path, folder) != "folder":
         raise WordrecError(f"{path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
@@ -241,10 +244,11 @@ def check_writable(path) -> None:
 
 
 def _kind(path, p: Path) -> str | None:
-    """"folder", "other" or None (missing) for ``p``; WordrecError naming
+    """"folder", "file" (regular), "other" or None (missing) for ``p``; WordrecError naming
     ``path`` when the system refuses to tell (no permission, name too long)."""
     try:
-        return "folder" if stat.S_ISDIR(p.stat().st_mode) else "other"
+        mode = p.stat().st_mode
+        return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
     except FileNotFoundError:
         return None
     except OSError as exc:

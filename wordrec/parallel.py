@@ -48,22 +48,52 @@ def ordered_map(fn, tasks, jobs: int = 1, done=None) -> list:
             if done:
                 done(len(results) - 1)
     except BaseException:
-        pool.terminate()
+        _kill(pool)
         raise
-    else:
-        pool.close()
-    finally:
-        pool.join()
+    pool.close()
+    pool.join()
     return results
+
+
+def _kill(pool) -> None:
+    """Stop a pool's workers at once, without waiting on the pool's locks.
+
+    ``Pool.terminate`` takes the locks of the task and result queues, and a
+    worker stopped by a signal may have died holding one, or halfway
+    through writing a result: the parent would then wait for ever (seen
+    with SIGTERM to the whole process group, a few runs in ten).  Instead
+    the workers are killed outright and the pool is abandoned: its threads
+    are daemons, and its exit-time clean-up, which would wait on the same
+    locks, is cancelled.
+    """
+    from multiprocessing import pool as mp_pool
+
+    # What Pool.terminate does first: no worker is replaced, no task handed out.
+    pool._state = pool._worker_handler._state = pool._task_handler._state = mp_pool.TERMINATE
+    workers = list(pool._pool)
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        worker.join()
+    pool._terminate.cancel()
 
 
 def _worker_signals() -> None:
     """In a worker: leave Ctrl-C to the parent, which stops the workers
-    itself (an idle worker would otherwise print a traceback), and let
-    SIGTERM end the worker quietly: the CLI's handler, inherited through
-    fork, turns it into KeyboardInterrupt, which in a worker is a traceback,
-    and ``Pool.terminate`` stops workers with SIGTERM."""
+    itself (an idle worker would otherwise print a traceback), and end on
+    SIGTERM (``Pool.terminate`` sends it) by SystemExit.
+
+    The CLI's handler, inherited through fork, would raise KeyboardInterrupt,
+    which a worker prints as a traceback.  Dying at once (the default
+    action) is no better: a worker killed while it holds a lock of the
+    pool's queues leaves ``Pool.terminate`` in the parent waiting for that
+    lock for ever.  SystemExit unwinds, so the locks are released, and a
+    worker process exits on it without a word."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _exit_quietly)
+
+
+def _exit_quietly(signum, frame):
+    raise SystemExit(1)

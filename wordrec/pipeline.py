@@ -171,14 +171,14 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs:
     by_word: dict = {}
     copies: dict = {}
     failures = []
-    least = min_training_frames(cfg)
     for (path, word), f in zip(items, feats):
         if isinstance(f, Failure):
             failures.append(f)
             continue
         clean, copy = f if isinstance(f, tuple) else (f, None)
-        if len(clean) < least:
-            failures.append(Failure(str(path), f"{path}: too short to train on ({len(clean)} frames; a word needs {least})"))
+        short = too_short_to_train(path, clean, cfg)
+        if short:
+            failures.append(short)
             continue
         by_word.setdefault(word, []).append(clean)
         if copy is not None:
@@ -194,6 +194,14 @@ def min_training_frames(cfg: FeatureConfig) -> int:
     takes for speech (``vad_min_speech``).  A click of a few frames would
     give its word a model of one or two states that matches any short noise."""
     return max(1, int(np.ceil(cfg.vad_min_speech / cfg.win_step - 1e-9)))
+
+
+def too_short_to_train(path, feats: np.ndarray, cfg: FeatureConfig) -> Failure | None:
+    """A failure naming ``path`` if its features are too few frames to train on."""
+    least = min_training_frames(cfg)
+    if len(feats) >= least:
+        return None
+    return Failure(str(path), f"{path}: too short to train on ({len(feats)} frames; a word needs {least})")
 
 
 def too_short(models, n_frames: int, word: str | None = None) -> str:
