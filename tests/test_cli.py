@@ -172,3 +172,29 @@ def test_train_summary_counts_every_em_step(trained, tmp_path, iters, mix, expec
     assert result.exit_code == 0, result.output
     rows = [line.split("\t") for line in result.stdout.strip().splitlines()[1:]]
     assert rows and all(int(r[5]) == expected for r in rows)
+
+
+def test_open_set_rates_over_no_recordings_are_null_not_zero(trained, tmp_path):
+    data, model, _ = trained
+    (tmp_path / "none").mkdir()
+    result = CliRunner().invoke(cli, ["eval", "-m", str(model), str(data), "--oov", str(tmp_path / "none"), "--json", "-q"])
+    assert result.exit_code == 3, result.output  # the empty folder is a failed input
+    rep = json.loads(result.stdout)
+    assert rep["n_out_of_vocabulary"] == 0 and rep["n_in_vocabulary"] > 0
+    assert rep["false_acceptance"] is None and rep["eer"] is None and rep["points"] == []
+    assert 0.0 <= rep["false_rejection"] <= 1.0 and rep["closed_set_accuracy"] > 0.5
+    text = CliRunner().invoke(cli, ["eval", "-m", str(model), str(data), "--oov", str(tmp_path / "none"), "-q"])
+    assert "false acceptances\t-\t" in text.stdout and "equal error rate\t-" in text.stdout
+
+
+def test_open_set_report_needs_the_background_model(trained, tmp_path):
+    import dataclasses
+
+    from wordrec import model as model_file
+
+    data, model, _ = trained
+    nobg = tmp_path / "nobg.model"
+    model_file.save(dataclasses.replace(model_file.load(model), background=None), nobg)
+    result = CliRunner().invoke(cli, ["eval", "-m", str(nobg), str(data), "--oov", str(data / "low"), "-q"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: the model has no background model, so no confidences (train it without --no-reject)"

@@ -344,8 +344,9 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
     from wordrec.confidence import UNKNOWN, error_rates
     from wordrec.evaluate import report
 
-    if models.calibration is None:
-        raise WordrecError("the model has no rejection calibration (train it without --no-reject)")
+    if models.calibration is None or models.background is None:
+        what = "rejection calibration" if models.calibration is None else "background model, so no confidences"
+        raise WordrecError(f"the model has no {what} (train it without --no-reject)")
     paths = [p for p, _ in items] + list(oov_paths)
     truth_all = [w for _, w in items] + [UNKNOWN] * len(oov_paths)
     answers = recognize_files(models, paths, 1, progress, threshold, adapt=adapt)
@@ -356,16 +357,18 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
     rep = report(truth, [a.word for a, _ in ok], labels, [a.path for a, _ in ok])
     inv = [(a, t) for a, t in ok if t != UNKNOWN]
     oov = [a for a, t in ok if t == UNKNOWN]
-    rates = error_rates([a.confidence for a, _ in inv], [a.confidence for a in oov])
+    # A rate over no recordings is unknown (null), not 0; so is the DET curve
+    # without recordings on both sides.
+    rates = error_rates([a.confidence for a, _ in inv], [a.confidence for a in oov]) if inv and oov else None
     rep.update(
-        closed_set_accuracy=sum(a.ranked.best == t for a, t in inv) / len(inv) if inv else 0.0,
+        closed_set_accuracy=sum(a.ranked.best == t for a, t in inv) / len(inv) if inv else None,
         n_in_vocabulary=len(inv),
         n_out_of_vocabulary=len(oov),
-        false_rejection=sum(not a.accepted for a, _ in inv) / len(inv) if inv else 0.0,
-        false_acceptance=sum(a.accepted for a in oov) / len(oov) if oov else 0.0,
+        false_rejection=sum(not a.accepted for a, _ in inv) / len(inv) if inv else None,
+        false_acceptance=sum(a.accepted for a in oov) / len(oov) if oov else None,
         threshold=rejection_threshold(models, threshold),
-        eer=rates["eer"],
-        points=rates["points"],
+        eer=rates["eer"] if rates else None,
+        points=rates["points"] if rates else [],
         n_failed=len(failures),
     )
     return rep, failures
