@@ -170,9 +170,10 @@ def featurise(items, feature_cfg, progress=None, jobs: int = 1, noise=None) -> t
     paths = list(dict.fromkeys(str(p) for p, _ in items))
     feats, failures, copies = {}, [], {}
     for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True, jobs=jobs, noise=noise)):
-        short = None if isinstance(f, Failure) else too_short_to_train(p, f[0] if isinstance(f, tuple) else f, feature_cfg)
-        if isinstance(f, Failure) or short:  # the same files as 'wordrec train' leaves out
-            failures.append(short or f)
+        if not isinstance(f, Failure):  # the same files as 'wordrec train' leaves out
+            f = too_short_to_train(p, f[0] if isinstance(f, tuple) else f, feature_cfg) or f
+        if isinstance(f, Failure):
+            failures.append(f)
         elif isinstance(f, tuple):
             feats[p], copies[p] = f
         else:

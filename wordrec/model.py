@@ -225,8 +225,9 @@ def save(models: ModelSet, path) -> None:
 def check_writable(path) -> None:
     """Raise WordrecError now if a model could not be saved to ``path`` later.
 
-    Checks that the folder exists and that ``path`` is not a folder; writes
-    nothing.
+    Checks that ``path`` names a regular file or none (not a folder, a
+    pipe, a device or a link to one, which a model would replace), that its
+    folder exists and is writable; writes nothing.
     """
     if str(path).endswith(("/", os.sep)):  # Path() would drop the slash
         raise WordrecError(f"{path}: names a folder; give a model file name")
