@@ -1,5 +1,6 @@
 # Two commands a newcomer needs: `make demo` and `make test`.
-# Both create a virtual environment in .venv and install wordrec into it first.
+# Both create a virtual environment in .venv and install wordrec into it first
+# (pip's own output goes to .venv/install.log; it is shown only if pip fails).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,15 +8,17 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 MODEL ?= demo.model
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test quick bench clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "Installing wordrec into $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@($(BIN)/python -m pip install --quiet --upgrade pip && \
+	  $(BIN)/python -m pip install --quiet -e '.[test]') > $(VENV)/install.log 2>&1 \
+	  || (cat $(VENV)/install.log; exit 1)
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/wordrec train $(DEMO)/train -o $(MODEL)
@@ -24,8 +27,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The test suite without the slow end-to-end runs, for a quick check while developing.
+quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'not slow'
+
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@$(BIN)/python -m pip install --quiet -e '.[test,bench]' > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/noise.py

@@ -11,13 +11,13 @@ Measured from scratch in one run:
 
 A second wordrec column adapts the models to each fold's test recordings
 before they answer (`--adapt`: unsupervised MAP adaptation of the means,
-wordrec.adapt): in (b) that is each held-out speaker's 450 recordings, in
+wordrec.core.adapt): in (b) that is each held-out speaker's 450 recordings, in
 (a) and (c) the whole test set, several voices at once.  --no-adapt skips
 that column.
 
 Both recognisers get identical features (wordrec's front end with the
 FeatureConfig `wordrec train` would pick, every file featurised once) and
-identical folds (wordrec.crossval), and classify by the highest
+identical folds (wordrec.jobs.crossval), and classify by the highest
 log-likelihood.  hmmlearn runs GMMHMM(n_components=6, n_mix=3, diagonal
 covariances, left-to-right: start in state 0, stay or move one state on;
 init_params="mcw" so those zeros are set by us and kept by EM, n_iter=20,
@@ -61,11 +61,13 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from fsdd import fsdd_root  # noqa: E402
-from wordrec import corpus, crossval, pipeline  # noqa: E402
-from wordrec.features import FeatureConfig  # noqa: E402
-from wordrec.adapt import AdaptConfig  # noqa: E402
-from wordrec.augment import NoiseCopies  # noqa: E402
-from wordrec.train import TrainConfig  # noqa: E402
+
+from wordrec.core.adapt import AdaptConfig  # noqa: E402
+from wordrec.core.augment import NoiseCopies  # noqa: E402
+from wordrec.core.features import FeatureConfig  # noqa: E402
+from wordrec.core.train import TrainConfig  # noqa: E402
+from wordrec.io import corpus  # noqa: E402
+from wordrec.jobs import crossval, featurise  # noqa: E402
 
 #: The noisy copies `wordrec train` adds with its defaults; both recognisers
 #: train on them (identical training data), neither is tested on them.
@@ -181,7 +183,7 @@ def hmmlearn_trainer(jobs: int, refit: bool, log: list):
 
 def rate_and_config(train_items) -> FeatureConfig:
     """The front end `wordrec train` would use on these training files."""
-    rate, _ = pipeline.pick_rate([p for p, _ in train_items])
+    rate, _ = featurise.pick_rate([p for p, _ in train_items])
     return FeatureConfig.for_rate(rate)
 
 

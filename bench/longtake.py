@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
 from fsdd import fsdd_root
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,12 +3,12 @@
 
 Trains on FSDD train/ as `wordrec train` does (with its noisy copies), then
 recognises every test recording with white or pink noise added at a fixed
-signal-to-noise ratio (the noise of wordrec.augment, drawn per recording
+signal-to-noise ratio (the noise of wordrec.core.augment, drawn per recording
 from a seed that the training copies do not use), at several ratios.
 
     python bench/noise.py [--snr 30 20 10 5] [--set n_states=8 --set n_mix=3] [--adapt] [-j N]
 
---adapt adds a column: the models adapted (wordrec.adapt, unsupervised) to
+--adapt adds a column: the models adapted (wordrec.core.adapt, unsupervised) to
 all test recordings at that noise level as one batch, i.e. to the noise,
 as `wordrec eval -m MODEL --adapt` would do.
 
@@ -34,11 +34,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fsdd import fsdd_root  # noqa: E402
-from wordrec import corpus, pipeline, recognize, train  # noqa: E402
-from wordrec.adapt import AdaptConfig, adapt_unsupervised  # noqa: E402
-from wordrec.augment import NoiseCopies  # noqa: E402
-from wordrec.features import FeatureConfig  # noqa: E402
-from wordrec.train import TrainConfig  # noqa: E402
+
+from wordrec.core import score as score_mod  # noqa: E402
+from wordrec.core.adapt import AdaptConfig, adapt_unsupervised  # noqa: E402
+from wordrec.core.augment import NoiseCopies  # noqa: E402
+from wordrec.core.features import FeatureConfig  # noqa: E402
+from wordrec.core.train import TrainConfig  # noqa: E402
+from wordrec.io import corpus  # noqa: E402
+from wordrec.jobs import featurise, training  # noqa: E402
 
 TEST_NOISE_SEED = 7  # not the training copies' seed (TrainConfig.seed, 0 by default)
 
@@ -71,18 +74,18 @@ def main() -> int:
     cfg = TrainConfig(**dict(args.settings)).validated()
     fc = FeatureConfig.for_rate(8000)
     items = corpus.load(root / "train").items
-    by_word, _, copies = pipeline.features_by_word(items, fc, jobs=args.jobs, noise=NoiseCopies.of(cfg))
-    models = train.fit_all(by_word, fc, cfg, jobs=args.jobs, copies=copies)
+    by_word, _, copies = featurise.features_by_word(items, fc, jobs=args.jobs, noise=NoiseCopies.of(cfg))
+    models = training.fit_all(by_word, fc, cfg, jobs=args.jobs, copies=copies)
     test = corpus.load(root / "test").items
     paths, truth = [p for p, _ in test], [w for _, w in test]
     head = f"| noise below the speech | accuracy on FSDD test ({len(paths)} files) |"
     print(head + (" adapted to the noisy test set |" if args.adapt else ""))
     print("|---|---:|" + ("---:|" if args.adapt else ""))
     for snr in args.snr:
-        feats = pipeline.extract_files(paths, fc, labelled=True, jobs=args.jobs,
+        feats = featurise.extract_files(paths, fc, labelled=True, jobs=args.jobs,
                                        noise=NoiseCopies(1.0, snr, snr, TEST_NOISE_SEED))
         feats = [f[1] if isinstance(f, tuple) else f for f in feats]
-        scores = recognize.score(models, feats)
+        scores = score_mod.score(models, feats)
         row = f"| {snr:g} dB | {_accuracy(models, scores, truth):.1f}% |"
         if args.adapt:
             row += f" {_accuracy(models, adapt_unsupervised(models, feats, scores, AdaptConfig())[1], truth):.1f}% |"

@@ -6,7 +6,7 @@ Measured in one run, each number the median of --runs runs (default 3):
 * features: read (audio.read) + MFCC + deltas + normalisation
   (features.extract_many) of every FSDD training file, in times real time;
   also the front end alone, the same in one worker process per core
-  (pipeline.extract_files), and that as ``wordrec train`` runs it (which
+  (featurise.extract_files), and that as ``wordrec train`` runs it (which
   adds endpointing);
 * EM: 10 words on FSDD train, 6 states, 3 Gaussians, left-to-right, 10
   iterations, no early stopping, on identical feature arrays.  wordrec:
@@ -17,7 +17,7 @@ Measured in one run, each number the median of --runs runs (default 3):
   the other.  hmmlearn EM takes minutes per run, so it runs
   --hmmlearn-runs times (default 1);
 * scoring: the 250 test files against the 10 word models of the EM step,
-  wordrec.recognize.score against GMMHMM.score per file per model (as users
+  wordrec.core.score.score against GMMHMM.score per file per model (as users
   write it), with hmmlearn given the same model parameters;
 * end to end, as separate processes under /usr/bin/time: ``wordrec train``
   with defaults (wall time; and peak memory in one more run: PSS summed
@@ -70,11 +70,13 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from fsdd import fsdd_root  # noqa: E402
-from wordrec import corpus, pipeline  # noqa: E402
-from wordrec.features import FeatureConfig  # noqa: E402
-from wordrec.model import ModelSet  # noqa: E402
-from wordrec.recognize import score  # noqa: E402
-from wordrec.train import TrainConfig, fit_word, variance_floor  # noqa: E402
+
+from wordrec.core.features import FeatureConfig  # noqa: E402
+from wordrec.core.model import ModelSet  # noqa: E402
+from wordrec.core.score import score  # noqa: E402
+from wordrec.core.train import TrainConfig, fit_word, variance_floor  # noqa: E402
+from wordrec.io import corpus  # noqa: E402
+from wordrec.jobs import featurise  # noqa: E402
 
 N_STATES, N_MIX, N_ITER = 6, 3, 10
 
@@ -267,8 +269,8 @@ def main() -> int:
     say("features ...")
     import soundfile
 
-    from wordrec import audio
-    from wordrec.features import extract, extract_many
+    from wordrec.core.features import extract, extract_many
+    from wordrec.io import audio
 
     items = corpus.load(root / "train").items
     paths = [p for p, _ in items]
@@ -287,10 +289,10 @@ def main() -> int:
     # The same in one worker process per core, as `wordrec train` reads and featurises.
     jobs = os.cpu_count() or 1
     no_trim = FeatureConfig.for_rate(8000, trim=False)
-    par_t, _ = timed(lambda: pipeline.extract_files(paths, no_trim, jobs=jobs), args.runs)
+    par_t, _ = timed(lambda: featurise.extract_files(paths, no_trim, jobs=jobs), args.runs)
     res["features_parallel"] = {**par_t, "jobs": jobs, "x_real_time": audio_s / par_t["wall"]}
     # What `wordrec train` runs: the same plus endpointing.
-    pl_t, _ = timed(lambda: pipeline.extract_files(paths, cfg, jobs=jobs), args.runs)
+    pl_t, _ = timed(lambda: featurise.extract_files(paths, cfg, jobs=jobs), args.runs)
     res["pipeline_features"] = {**pl_t, "jobs": jobs, "x_real_time": audio_s / pl_t["wall"]}
     by_word: dict = {}
     for f, (_, w) in zip(feats, items):
@@ -383,7 +385,7 @@ def table(r: dict) -> str:
     add("  of which MFCC + deltas + normalisation", wc(fe), "-",
         f"{fe['x_real_time']:.0f}x real time (cpu {fe['x_real_time_cpu']:.0f}x)", "-", True)
     fp = r["features_parallel"]
-    add(f"features as above, {fp['jobs']} worker processes (pipeline.extract_files)", f"{fp['wall']:.3f} s", "-",
+    add(f"features as above, {fp['jobs']} worker processes (featurise.extract_files)", f"{fp['wall']:.3f} s", "-",
         f"{fp['x_real_time']:.0f}x real time", ">= 1500x", fp["x_real_time"] >= 1500)
     pl = r["pipeline_features"]
     add("  the same with endpointing (as `wordrec train`)", f"{pl['wall']:.3f} s", "-",

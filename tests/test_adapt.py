@@ -4,16 +4,15 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from wordrec import adapt
-from wordrec.cli import cli
-from wordrec.errors import WordrecError
-from wordrec.features import FeatureConfig
-from wordrec.gmm import logsumexp
-from wordrec.model import ModelSet, WordModel
-from wordrec.recognize import score
-
 from conftest import tone, train_tone_model, write_wav
+
+from wordrec.cli import cli
+from wordrec.core import adapt
+from wordrec.core.features import FeatureConfig
+from wordrec.core.gmm import logsumexp
+from wordrec.core.model import ModelSet, WordModel
+from wordrec.core.score import score
+from wordrec.errors import WordrecError
 
 
 def _word(rng, word, n_states=2, n_mix=2, dim=2):

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-
 from conftest import make_tone_corpus, tone
 
-from wordrec import pipeline
-from wordrec.augment import NoiseCopies
-from wordrec.features import FeatureConfig
-from wordrec.train import TrainConfig, fit_all
+from wordrec.core.augment import NoiseCopies
+from wordrec.core.features import FeatureConfig
+from wordrec.core.train import TrainConfig
+from wordrec.jobs import featurise
+from wordrec.jobs.training import fit_all
 
 
 def test_copies_are_picked_by_position_and_noise_is_at_the_asked_level():
@@ -34,14 +34,14 @@ def test_copies_are_the_same_in_workers_and_train_after_the_recordings(tmp_path)
     items = sorted((str(p), p.parent.name) for p in root.rglob("*.wav"))
     cfg = FeatureConfig.for_rate(8000)
     noise = NoiseCopies(0.5, 10.0, 20.0, seed=3)
-    one = pipeline.extract_files([p for p, _ in items], cfg, labelled=True, jobs=1, noise=noise)
-    two = pipeline.extract_files([p for p, _ in items], cfg, labelled=True, jobs=2, noise=noise)
+    one = featurise.extract_files([p for p, _ in items], cfg, labelled=True, jobs=1, noise=noise)
+    two = featurise.extract_files([p for p, _ in items], cfg, labelled=True, jobs=2, noise=noise)
     assert [isinstance(a, tuple) for a in one] == [isinstance(b, tuple) for b in two]
     assert 0 < sum(isinstance(a, tuple) for a in one) < len(one)
     for a, b in zip(one, two):
         for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
             np.testing.assert_array_equal(x, y)
-    by_word, failures, copies = pipeline.features_by_word(items, cfg, noise=noise)
+    by_word, failures, copies = featurise.features_by_word(items, cfg, noise=noise)
     assert not failures and sum(map(len, copies.values())) == sum(isinstance(a, tuple) for a in one)
     models = fit_all(by_word, cfg, TrainConfig(n_states=3, n_mix=2, max_iter=3), copies=copies)
     for w, d in models.diagnostics["words"].items():

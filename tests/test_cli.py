@@ -3,12 +3,11 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import tone, train_tone_model, write_wav
 
 from wordrec import __version__
 from wordrec.cli import cli
-from wordrec.train import TrainConfig
-
-from conftest import train_tone_model, write_wav, tone
+from wordrec.core.train import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +189,7 @@ def test_open_set_rates_over_no_recordings_are_null_not_zero(trained, tmp_path):
 def test_open_set_report_needs_the_background_model(trained, tmp_path):
     import dataclasses
 
-    from wordrec import model as model_file
+    from wordrec.io import modelfile as model_file
 
     data, model, _ = trained
     nobg = tmp_path / "nobg.model"

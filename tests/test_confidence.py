@@ -1,13 +1,21 @@
 import numpy as np
 import pytest
 
-from wordrec.confidence import (
-    STEADY_FRACTION, Calibration, calibrate, error_rates, evidence, fit_logistic, spectral_variation, steady_floor,
+from wordrec.core.confidence import (
+    STEADY_FRACTION,
+    Calibration,
+    calibrate,
+    error_rates,
+    evidence,
+    fit_logistic,
+    spectral_variation,
+    steady_floor,
 )
+from wordrec.core.hmm import Batch, forward
+from wordrec.core.openset import background_scores, top_two
+from wordrec.core.train import TrainConfig, fit_word, variance_floor
 from wordrec.errors import WordrecError
-from wordrec.hmm import Batch, forward
-from wordrec.openset import background_scores, top_two
-from wordrec.train import TrainConfig, fit_word, variance_floor
+from wordrec.io.validate import calibration_from_dict
 
 
 def test_evidence_is_per_frame_llr_and_margin():
@@ -36,7 +44,7 @@ def test_calibrated_threshold_meets_the_false_rejection_target(rng):
     assert frr <= 0.05
     assert frr >= 0.03  # and not far below it: the threshold is not simply 0
     assert (cal.confidence(ev_out) >= cal.threshold).mean() < 0.5
-    assert Calibration.from_dict(cal.to_dict()) == cal
+    assert calibration_from_dict(cal.to_dict()) == cal
 
 
 def test_calibration_with_too_little_data_accepts_everything():
@@ -46,9 +54,9 @@ def test_calibration_with_too_little_data_accepts_everything():
 
 def test_bad_calibration_fields_are_named():
     with pytest.raises(WordrecError, match="threshold"):
-        Calibration.from_dict({"coef": [1, 1], "intercept": 0, "threshold": 3, "target_false_rejection": 0.02})
+        calibration_from_dict({"coef": [1, 1], "intercept": 0, "threshold": 3, "target_false_rejection": 0.02})
     with pytest.raises(WordrecError, match="calibration"):
-        Calibration.from_dict({"coef": [1], "intercept": 0, "threshold": 0.5, "target_false_rejection": 0.02})
+        calibration_from_dict({"coef": [1], "intercept": 0, "threshold": 0.5, "target_false_rejection": 0.02})
 
 
 def test_error_rates_against_brute_force(rng):
@@ -68,7 +76,7 @@ def test_background_scores_equal_a_one_state_forward(rng):
     seqs = [rng.normal(size=(n, 3)) for n in (5, 9, 2)]
     cfg = TrainConfig(n_states=1, n_mix=3, topology="ergodic", max_iter=3)
     bg, _ = fit_word("<background>", seqs, cfg, variance_floor(seqs, 0.01))
-    from wordrec.gmm import design, state_log_densities
+    from wordrec.core.gmm import design, state_log_densities
 
     batch = Batch.of([len(s) for s in seqs])
     log_b, _ = state_log_densities(design(batch.stack(seqs)), bg.log_weights, bg.means, bg.variances)
@@ -89,7 +97,7 @@ def test_top_two_with_exclusion():
 def test_spectral_variation_separates_a_steady_sound_from_a_changing_one(rng):
     from conftest import tone
 
-    from wordrec.features import FeatureConfig, extract_many
+    from wordrec.core.features import FeatureConfig, extract_many
 
     cfg = FeatureConfig.for_rate(8000)
     steady = tone([440, 880], 1.0)
@@ -113,19 +121,19 @@ def test_recordings_below_the_variation_floor_get_no_confidence(rng):
     # Without the variation (or a floor of 0) nothing changes.
     assert cal.confidence(np.array([[5.0, 0.0]]))[0] > 0.99
     legacy = {k: v for k, v in cal.to_dict().items() if k != "min_variation"}
-    assert Calibration.from_dict(legacy).min_variation == 0.0
-    assert Calibration.from_dict(cal.to_dict()) == cal
+    assert calibration_from_dict(legacy).min_variation == 0.0
+    assert calibration_from_dict(cal.to_dict()) == cal
     with pytest.raises(WordrecError, match="min_variation"):
-        Calibration.from_dict({**cal.to_dict(), "min_variation": -1.0})
+        calibration_from_dict({**cal.to_dict(), "min_variation": -1.0})
 
 
 def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
     # Two one-state words far apart; a recording of "b" labelled "a" is a
     # held-out error: it stays an out-of-vocabulary example but is not an
     # in-vocabulary one (rejecting a wrong answer is no false rejection).
-    from wordrec.features import FeatureConfig
-    from wordrec.model import ModelSet
-    from wordrec.openset import held_out_evidence
+    from wordrec.core.features import FeatureConfig
+    from wordrec.core.model import ModelSet
+    from wordrec.jobs.training import held_out_evidence
 
     cfg = TrainConfig(n_states=1, n_mix=1, max_iter=2)
     a = [rng.normal(size=(8, 2)) for _ in range(4)]
@@ -142,19 +150,19 @@ def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
 
 def test_calibration_records_how_it_was_fitted_and_old_files_load():
     cal = Calibration((1.0, 0.5), -1.0, 0.3, 0.02, min_variation=4.0, speaker_warp=0.1, background_outlier=True)
-    assert Calibration.from_dict(cal.to_dict()) == cal
+    assert calibration_from_dict(cal.to_dict()) == cal
     # Files written before warped calibration and the shared outlier have neither field.
     legacy = {k: v for k, v in cal.to_dict().items() if k not in ("speaker_warp", "background_outlier")}
-    old = Calibration.from_dict(legacy)
+    old = calibration_from_dict(legacy)
     assert old.speaker_warp == 0.0 and old.background_outlier is False
     for key, bad in (("speaker_warp", -0.1), ("speaker_warp", 0.5), ("speaker_warp", "x"), ("background_outlier", 1)):
         with pytest.raises(WordrecError, match=key):
-            Calibration.from_dict({**cal.to_dict(), key: bad})
+            calibration_from_dict({**cal.to_dict(), key: bad})
 
 
 def test_background_scores_with_the_outlier_mixed_in(rng):
-    from wordrec.gmm import design, state_log_densities
-    from wordrec.model import Outlier
+    from wordrec.core.gmm import design, state_log_densities
+    from wordrec.core.model import Outlier
 
     seqs = [rng.normal(size=(n, 3)) for n in (6, 4)]
     cfg = TrainConfig(n_states=1, n_mix=2, topology="ergodic", max_iter=3)
@@ -199,7 +207,7 @@ def test_calibration_numbers_must_be_json_numbers_within_range(key, bad):
     good = Calibration((1.0, 0.5), -1.0, 0.3, 0.02, min_variation=4.0, speaker_warp=0.1).to_dict()
     value = [bad, 0.5] if key == "coef" else bad
     with pytest.raises(WordrecError, match=rf"^field 'calibration\.{key}(\[0\])?': "):
-        Calibration.from_dict({**good, key: value})
+        calibration_from_dict({**good, key: value})
 
 
 @pytest.mark.filterwarnings("error")
@@ -219,10 +227,10 @@ def test_a_recording_no_word_can_explain_gets_confidence_zero_without_nan(coef):
 def test_recognising_a_too_short_file_with_a_model_from_one_recording_a_word_warns_nothing(tmp_path):
     """The reported case: one recording a word leaves the calibration degenerate (coefficients 0 and 1)."""
     from click.testing import CliRunner
-
     from conftest import make_tone_corpus, write_wav
+
     from wordrec.cli import cli
-    from wordrec.model import load
+    from wordrec.io.modelfile import load
 
     data = make_tone_corpus(tmp_path / "data", n_per_word=1)
     path = tmp_path / "one.model"

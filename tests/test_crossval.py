@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import make_tone_corpus
 
-from wordrec import crossval, pipeline
 from wordrec.cli import cli
 from wordrec.errors import WordrecError
-
-from conftest import make_tone_corpus
+from wordrec.jobs import crossval, featurise
 
 
 def corpus_items(counts: dict, speakers=("ann", "bob", "cy")) -> list:
@@ -168,19 +167,19 @@ def test_run_reports_unexplainable_files_and_words_missing_from_training(rng):
 
 def test_cross_validate_featurises_each_file_once(tmp_path, monkeypatch):
     data = make_tone_corpus(tmp_path / "data", n_per_word=4)
-    from wordrec import corpus
-    from wordrec.features import FeatureConfig
-    from wordrec.train import TrainConfig
+    from wordrec.core.features import FeatureConfig
+    from wordrec.core.train import TrainConfig
+    from wordrec.io import corpus
 
     items = list(corpus.load(data).items)
     calls = []
-    real = pipeline.extract_files
+    real = featurise.extract_files
 
     def counting(paths, cfg, progress=None, **kw):
         calls.extend(map(str, paths))
         return real(paths, cfg, progress, **kw)
 
-    monkeypatch.setattr(pipeline, "extract_files", counting)
+    monkeypatch.setattr(crossval, "extract_files", counting)
     folds = crossval.kfold(items, 4, seed=0)
     result, failures = crossval.cross_validate(
         folds, FeatureConfig.for_rate(8000), TrainConfig(n_states=3, n_mix=1, max_iter=3), jobs=1

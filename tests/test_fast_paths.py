@@ -5,16 +5,16 @@ mixture count (the speed benchmark's like-for-like setting), and the
 packed forward-backward keeps padded and stacked layouts consistent.
 """
 
-import numpy as np
-
-from wordrec.features import FeatureConfig
-from wordrec.gmm import design, emission_log_densities, safe_log
-from wordrec.hmm import Batch, backward, forward, log_likelihood, posteriors
 import dataclasses
 
-from wordrec.model import ModelSet, Outlier, WordModel
-from wordrec.recognize import score
-from wordrec.train import TrainConfig, fit_word, variance_floor
+import numpy as np
+
+from wordrec.core.features import FeatureConfig
+from wordrec.core.gmm import design, emission_log_densities, safe_log
+from wordrec.core.hmm import Batch, backward, forward, log_likelihood, posteriors
+from wordrec.core.model import ModelSet, Outlier, WordModel
+from wordrec.core.score import score
+from wordrec.core.train import TrainConfig, fit_word, variance_floor
 
 
 def _word_model(rng, word, n_states, n_mix, n_features, ergodic=False):
@@ -134,7 +134,8 @@ def test_front_end_matrices_equal_python_speech_features_and_scipy(rng):
     from python_speech_features.base import get_filterbanks, lifter
     from scipy.fft import dct
 
-    from wordrec.features import _cepstrum_matrix, _mel_filterbank
+    from wordrec.core.features import cepstrum_matrix as _cepstrum_matrix
+    from wordrec.core.features import mel_filterbank as _mel_filterbank
 
     for rate, lift in [(8000, 22), (16000, 0), (44100, 22)]:
         cfg = FeatureConfig.for_rate(rate, lifter=lift)

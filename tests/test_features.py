@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import python_speech_features as psf
 
+from wordrec.core.features import FeatureConfig, deltas, extract, extract_many
 from wordrec.errors import WordrecError
-from wordrec.features import FeatureConfig, deltas, extract, extract_many
 
 
 def _reference(signal, cfg):
@@ -93,7 +93,9 @@ def test_invalid_settings_are_named():
 
 
 def test_frequency_warp_moves_a_spectral_peak_by_the_factor():
-    from wordrec.features import _cepstrum_matrix, _mel_points, frequency_warp, warp_matrix
+    from wordrec.core.features import cepstrum_matrix as _cepstrum_matrix
+    from wordrec.core.features import mel_points as _mel_points
+    from wordrec.core.warp import frequency_warp, warp_matrix
 
     cfg = FeatureConfig.for_rate(8000)
     np.testing.assert_allclose(warp_matrix(cfg, 1.0), np.eye(cfg.n_ceps - 1), atol=1e-10)

@@ -1,8 +1,15 @@
 import numpy as np
-from scipy.stats import multivariate_normal
 from scipy.special import logsumexp as scipy_lse
+from scipy.stats import multivariate_normal
 
-from wordrec.gmm import component_log_densities, design, emission_log_densities, logsumexp, safe_log, state_log_densities
+from wordrec.core.gmm import (
+    component_log_densities,
+    design,
+    emission_log_densities,
+    logsumexp,
+    safe_log,
+    state_log_densities,
+)
 
 
 def test_component_log_densities_match_scipy(rng):

@@ -3,8 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from wordrec.gmm import logsumexp, safe_log
-from wordrec.hmm import Batch, backward, forward, posteriors, viterbi
+from wordrec.core.gmm import logsumexp, safe_log
+from wordrec.core.hmm import Batch, backward, forward, posteriors, viterbi
 
 
 def _paths(n_states, n_frames):
@@ -121,7 +121,7 @@ def test_passes_in_time_chunks_equal_the_passes_in_one_go(rng, monkeypatch, budg
     # Dense transitions on long recordings make their band terms in chunks of
     # time steps (hmm.TERMS_BYTES); the sums must not change at all.  Budget
     # 1: one time step a chunk; the other: a few steps, some cut mid-batch.
-    from wordrec import hmm
+    from wordrec.core import hmm
 
     n = 5
     trans = rng.dirichlet(np.ones(n), size=n)

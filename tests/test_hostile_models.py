@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import make_tone_corpus, tone, write_wav
 
-from wordrec import loader, model
 from wordrec.cli import cli
+from wordrec.core import model
 from wordrec.errors import WordrecError
-
-from conftest import make_tone_corpus, write_wav, tone
+from wordrec.io import modelfile, validate
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def trained(tmp_path_factory):
 def _refused(path: Path, wav: Path, problem: str) -> str:
     """Load ``path`` directly and through the CLI; both must refuse it naming ``problem``."""
     with pytest.raises(WordrecError) as caught:
-        loader.load(path)
+        modelfile.load(path)
     message = str(caught.value)
     assert message.startswith(f"{path}: "), message
     assert re.search(problem, message), message
@@ -98,7 +98,7 @@ def test_a_directory_or_missing_file_as_model(trained, tmp_path):
 
 
 def test_an_oversized_file_is_refused_before_parsing(trained, tmp_path, monkeypatch):
-    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(modelfile, "MAX_FILE_BYTES", 1000)
     path = tmp_path / "big.model"
     path.write_text(trained[0])
     _refused(path, trained[1], r"bytes is too large for a model file")
@@ -107,7 +107,7 @@ def test_an_oversized_file_is_refused_before_parsing(trained, tmp_path, monkeypa
 def test_a_byte_order_mark_from_an_editor_is_accepted(trained, tmp_path):
     path = tmp_path / "bom.model"
     path.write_bytes(b"\xef\xbb\xbf" + trained[0].encode("utf-8"))
-    assert loader.load(path).words == ["high", "low", "mid"]
+    assert modelfile.load(path).words == ["high", "low", "mid"]
 
 
 # --- tampered numbers ----------------------------------------------------------------------
@@ -259,7 +259,7 @@ def test_a_valid_calibration_loads(trained, tmp_path):
     """The baseline for the calibration cases above: CALIBRATION itself is fine."""
     data = json.loads(trained[0])
     data["calibration"] = CALIBRATION
-    loaded = loader.loads(json.dumps(data).encode())
+    loaded = modelfile.loads(json.dumps(data).encode())
     assert loaded.calibration.to_dict() == CALIBRATION
 
 
@@ -377,7 +377,7 @@ def test_a_pickle_payload_given_to_the_real_command_is_not_run(trained, tmp_path
 
 
 def test_an_invalid_model_is_never_written(trained, tmp_path):
-    ms = loader.loads(trained[0].encode())
+    ms = modelfile.loads(trained[0].encode())
     bad = model.WordModel(
         "x", ms.models[0].startprob, ms.models[0].transmat, ms.models[0].final, ms.models[0].weights,
         ms.models[0].means * np.nan, ms.models[0].variances,
@@ -385,7 +385,7 @@ def test_an_invalid_model_is_never_written(trained, tmp_path):
     broken = model.ModelSet(ms.features, (bad,), ms.training, ms.diagnostics)
     out = tmp_path / "m.model"
     with pytest.raises(WordrecError, match=rf"^{re.escape(str(out))}: not written, the model is invalid: .*means"):
-        model.save(broken, out)
+        modelfile.save(broken, out)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -415,24 +415,24 @@ def _vocabulary(rng, n_features=3):
 
 
 def test_many_words_are_scored_in_groups_as_each_word_alone(monkeypatch):
-    from wordrec import recognize
-    from wordrec.features import FeatureConfig
+    from wordrec.core import score as score_mod
+    from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(7)
     words = _vocabulary(rng)
     outlier = model.Outlier(0.01, rng.normal(size=3), rng.uniform(2.0, 4.0, size=3))
     ms = model.ModelSet(FeatureConfig(), words, outlier=outlier)
     feats = [rng.normal(size=(n, 3)) for n in (9, 1, 4, 13, 2, 6, 3)]
-    monkeypatch.setattr(recognize, "GROUP_MOVES", 24)
-    groups = recognize.groups(ms)
+    monkeypatch.setattr(score_mod, "GROUP_MOVES", 24)
+    groups = score_mod.groups(ms)
     assert 4 < len(groups) < len(words)
     assert sorted(j for g in groups for j in g) == list(range(len(words)))
     for g in groups:  # a group holds words allowing the same jumps, within the bound (or one word)
         assert len({words[j].jumps() for j in g}) == 1
         assert len(g) == 1 or sum(words[j].n_states for j in g) * len(words[g[0]].jumps()) <= 24
-    got = recognize.score(ms, feats)
+    got = score_mod.score(ms, feats)
     for j, wm in enumerate(words):
-        alone = recognize.score(model.ModelSet(FeatureConfig(), (wm,), outlier=outlier), feats)[:, 0]
+        alone = score_mod.score(model.ModelSet(FeatureConfig(), (wm,), outlier=outlier), feats)[:, 0]
         np.testing.assert_allclose(got[:, j], alone, rtol=1e-9)
     assert np.isfinite(got).sum() > got.size // 2 and np.isneginf(got[1, 0])  # too short for word 0: -inf
 
@@ -461,28 +461,28 @@ def _brute_force(wm, x) -> float:
 
 
 def test_long_recordings_are_scored_in_blocks_of_frames_with_the_same_result(monkeypatch):
-    from wordrec import recognize
-    from wordrec.features import FeatureConfig
+    from wordrec.core import score as score_mod
+    from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(5)
     ms = model.ModelSet(FeatureConfig(), _vocabulary(rng)[:5])
     feats = [rng.normal(size=(n, 3)) for n in (40, 7)]
-    whole = recognize.score(ms, feats)
-    monkeypatch.setattr(recognize, "_CHUNK_ELEMENTS", 10)  # a few frames of Gaussian densities at a time
-    np.testing.assert_allclose(recognize.score(ms, feats), whole, rtol=1e-12)
+    whole = score_mod.score(ms, feats)
+    monkeypatch.setattr(score_mod, "_CHUNK_ELEMENTS", 10)  # a few frames of Gaussian densities at a time
+    np.testing.assert_allclose(score_mod.score(ms, feats), whole, rtol=1e-12)
 
 
 def test_grouped_scores_equal_a_brute_force_sum_over_paths(monkeypatch):
-    from wordrec import recognize
-    from wordrec.features import FeatureConfig
+    from wordrec.core import score as score_mod
+    from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(3)
     words = _vocabulary(rng, n_features=2)[:7]
     feats = [rng.normal(size=(n, 2)) for n in (1, 2, 3, 4)]
-    monkeypatch.setattr(recognize, "GROUP_MOVES", 8)
+    monkeypatch.setattr(score_mod, "GROUP_MOVES", 8)
     ms = model.ModelSet(FeatureConfig(), words)
-    assert len(recognize.groups(ms)) >= 4
-    got = recognize.score(ms, feats)
+    assert len(score_mod.groups(ms)) >= 4
+    got = score_mod.score(ms, feats)
     for j, wm in enumerate(words):
         for i, x in enumerate(feats):
             expected = _brute_force(wm, x)
@@ -494,29 +494,29 @@ def test_grouped_scores_equal_a_brute_force_sum_over_paths(monkeypatch):
 
 def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatch):
     """Before, all words were one block-diagonal model: (total states)^2 numbers (3.9 GB for 20 x 1000 states)."""
-    from wordrec import recognize
-    from wordrec.features import FeatureConfig
+    from wordrec.core import score as score_mod
+    from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(1)
     words = tuple(_random_word(rng, f"w{i:03d}", 8, 1, 2, False) for i in range(300))
     seen = []
-    real = recognize.forward_packed
+    real = score_mod.forward_packed
 
     def recording(log_b, offsets, log_start, log_trans):
         seen.append(log_trans.shape)
         return real(log_b, offsets, log_start, log_trans)
 
-    monkeypatch.setattr(recognize, "forward_packed", recording)
-    recognize.score(model.ModelSet(FeatureConfig(), words), [rng.normal(size=(12, 2))])
-    limit = recognize.GROUP_MOVES // 2  # left-to-right words allow two jumps a state
+    monkeypatch.setattr(score_mod, "forward_packed", recording)
+    score_mod.score(model.ModelSet(FeatureConfig(), words), [rng.normal(size=(12, 2))])
+    limit = score_mod.GROUP_MOVES // 2  # left-to-right words allow two jumps a state
     assert max(shape[0] for shape in seen) == limit and len(seen) == -(-300 * 8 // limit)
 
 
 def test_a_default_vocabulary_is_scored_as_one_group(trained):
-    from wordrec import recognize
+    from wordrec.core import score as score_mod
 
-    ms = loader.loads(trained[0].encode())
-    assert recognize.groups(ms) == [list(range(len(ms.models)))]
+    ms = modelfile.loads(trained[0].encode())
+    assert score_mod.groups(ms) == [list(range(len(ms.models)))]
 
 
 def _with_word(data: dict, word: dict) -> dict:
@@ -544,7 +544,7 @@ def test_a_word_whose_transitions_cost_too_much_is_refused(trained, tmp_path):
     _refused(path, trained[1], problem)
     # An ergodic word of 100 states, the most training makes, is fine.
     path.write_text(json.dumps(_with_word(json.loads(trained[0]), _ergodic_word("zz", 100, n_features))))
-    assert loader.load(path).words[-1] == "zz"
+    assert modelfile.load(path).words[-1] == "zz"
 
 
 def test_declared_sizes_are_refused_before_the_arrays_are_read(trained, tmp_path):
@@ -569,8 +569,8 @@ def test_declared_sizes_are_refused_before_the_arrays_are_read(trained, tmp_path
 def test_each_size_cap_is_enforced_on_load_and_on_save(trained, tmp_path, monkeypatch, cap, value, problem):
     path = tmp_path / "ok.model"
     path.write_text(trained[0])
-    ms = loader.load(path)  # three words of 3 states: 18 moves
-    monkeypatch.setattr(loader, cap, value)
+    ms = modelfile.load(path)  # three words of 3 states: 18 moves
+    monkeypatch.setattr(validate, cap, value)
     _refused(path, trained[1], problem)
     with pytest.raises(WordrecError, match=problem.rstrip("$")):
-        model.save(ms, tmp_path / "again.model")
+        modelfile.save(ms, tmp_path / "again.model")

@@ -5,10 +5,11 @@ import re
 import numpy as np
 import pytest
 
-from wordrec import model
+from wordrec.core import model
+from wordrec.core.features import FeatureConfig
+from wordrec.core.model import ModelSet, WordModel
 from wordrec.errors import WordrecError
-from wordrec.features import FeatureConfig
-from wordrec.model import ModelSet, WordModel
+from wordrec.io import modelfile, validate
 
 
 def _modelset(rng, words=("no", "yes"), S=3, M=2, D=39, outlier=True):
@@ -29,9 +30,9 @@ def _modelset(rng, words=("no", "yes"), S=3, M=2, D=39, outlier=True):
 def test_round_trip_is_exact_and_bytes_are_stable(rng, tmp_path):
     ms = _modelset(rng)
     path = tmp_path / "m.model"
-    model.save(ms, path)
+    modelfile.save(ms, path)
     first = path.read_bytes()
-    back = model.load(path)
+    back = modelfile.load(path)
     for a, b in zip(ms.models, back.models):
         for key in ("startprob", "transmat", "final", "weights", "means", "variances"):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
@@ -39,14 +40,14 @@ def test_round_trip_is_exact_and_bytes_are_stable(rng, tmp_path):
     assert back.outlier.weight == ms.outlier.weight
     np.testing.assert_array_equal(back.outlier.mean, ms.outlier.mean)
     np.testing.assert_array_equal(back.outlier.variance, ms.outlier.variance)
-    model.save(back, path)
+    modelfile.save(back, path)
     assert path.read_bytes() == first
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
 def _tampered(rng, tmp_path, change):
     ms = _modelset(rng)
-    data = json.loads(model.dumps(ms))
+    data = json.loads(modelfile.dumps(ms))
     change(data)
     path = tmp_path / "bad.model"
     path.write_text(json.dumps(data))
@@ -73,7 +74,7 @@ def _tampered(rng, tmp_path, change):
 )
 def test_tampered_files_are_refused_naming_the_field(rng, tmp_path, change, message):
     with pytest.raises(WordrecError, match=message):
-        model.load(_tampered(rng, tmp_path, change))
+        modelfile.load(_tampered(rng, tmp_path, change))
 
 
 def test_a_model_from_before_endpointing_loads_and_does_not_trim(rng, tmp_path):
@@ -81,27 +82,27 @@ def test_a_model_from_before_endpointing_loads_and_does_not_trim(rng, tmp_path):
         for k in [k for k in d["features"] if k == "trim" or k.startswith("vad_")]:
             del d["features"][k]
 
-    loaded = model.load(_tampered(rng, tmp_path, strip))
+    loaded = modelfile.load(_tampered(rng, tmp_path, strip))
     assert loaded.features.trim is False
     assert loaded.features.vad_margin == FeatureConfig.vad_margin
     # Any other missing field is still refused.
     with pytest.raises(WordrecError, match="missing field 'lifter'"):
-        model.load(_tampered(rng, tmp_path, lambda d: d["features"].pop("lifter")))
+        modelfile.load(_tampered(rng, tmp_path, lambda d: d["features"].pop("lifter")))
 
 
 def test_a_model_from_before_the_outlier_component_loads_without_it(rng, tmp_path):
-    loaded = model.load(_tampered(rng, tmp_path, lambda d: d.pop("outlier")))
+    loaded = modelfile.load(_tampered(rng, tmp_path, lambda d: d.pop("outlier")))
     assert loaded.outlier is None
 
 
 def test_nan_in_a_model_file_is_refused(rng, tmp_path):
     path = tmp_path / "nan.model"
-    text = model.dumps(_modelset(rng))
+    text = modelfile.dumps(_modelset(rng))
     data = json.loads(text)
     data["models"][0]["means"][0][0][0] = "NAN_HERE"
     path.write_text(json.dumps(data).replace('"NAN_HERE"', "NaN"))
     with pytest.raises(WordrecError, match=r"models\[0\].*means.*NaN"):
-        model.load(path)
+        modelfile.load(path)
 
 
 def test_pickle_payload_is_never_executed(tmp_path):
@@ -114,7 +115,7 @@ def test_pickle_payload_is_never_executed(tmp_path):
     path = tmp_path / "evil.model"
     path.write_bytes(pickle.dumps(Payload()))
     with pytest.raises(WordrecError):
-        model.load(path)
+        modelfile.load(path)
     assert not marker.exists()
 
 
@@ -123,12 +124,12 @@ def test_junk_files_are_refused(tmp_path, content):
     path = tmp_path / "junk.model"
     path.write_bytes(content)
     with pytest.raises(WordrecError, match="junk.model"):
-        model.load(path)
+        modelfile.load(path)
 
 
 def test_missing_model_file(tmp_path):
     with pytest.raises(WordrecError, match="no such model file"):
-        model.load(tmp_path / "nope.model")
+        modelfile.load(tmp_path / "nope.model")
 
 
 @pytest.mark.parametrize(
@@ -145,7 +146,7 @@ def test_a_record_that_cannot_be_written_as_json_is_refused_on_save(rng, tmp_pat
 
     out = tmp_path / "m.model"
     with pytest.raises(WordrecError, match=rf"not written, the model is invalid: field '{re.escape(field)}'"):
-        model.save(dataclasses.replace(_modelset(rng), **{key: value}), out)
+        modelfile.save(dataclasses.replace(_modelset(rng), **{key: value}), out)
     assert not out.exists()
 
 
@@ -157,7 +158,7 @@ def test_deeply_nested_metadata_is_walked_and_named_briefly(rng, tmp_path):
     text = path.read_text().replace('"training": {', '"training": {"deep": ' + json.dumps(nested) + ", ", 1)
     path.write_text(text.replace("Infinity", "1e400"))
     with pytest.raises(WordrecError) as caught:
-        model.load(path)
+        modelfile.load(path)
     message = str(caught.value)
     assert re.search(r"field 'training\.deep\[0\]\[0\].*\.\.\..*\[0\]': Infinity is not a finite number$", message)
     assert len(message) < 200
@@ -184,7 +185,7 @@ def test_deeply_nested_metadata_is_walked_and_named_briefly(rng, tmp_path):
     ],
 )
 def test_word_problem_names_what_makes_a_word_unusable(word, problem):
-    found = model.word_problem(word)
+    found = validate.word_problem(word)
     if problem is None:
         assert found is None
     else:
@@ -198,16 +199,4 @@ def test_a_model_file_with_an_unusable_word_is_refused(rng, tmp_path, word):
         d["words"][0] = word
 
     with pytest.raises(WordrecError, match=r"field 'models\[0\]\.word': "):
-        model.load(_tampered(rng, tmp_path, rename))
-
-
-def test_what_moved_to_the_loader_is_still_reachable_from_model():
-    from wordrec import loader
-    from wordrec.model import load, validate
-
-    names = "load loads from_dict validate word_problem number MAX_FILE_BYTES MAX_NFFT MAX_MAGNITUDE MIN_VARIANCE"
-    for name in names.split() + ["MAX_WORDS", "MAX_STATES", "MAX_MIX", "MAX_WORD_MOVES", "MAX_MOVES", "MAX_PARAMETERS"]:
-        assert getattr(model, name) is getattr(loader, name), name
-    assert (load, validate) == (loader.load, loader.validate)
-    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
-        model.no_such_name
+        modelfile.load(_tampered(rng, tmp_path, rename))

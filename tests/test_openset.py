@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import fsdd_root, write_wav
 
 from wordrec.cli import cli
-from conftest import fsdd_root, write_wav
 
 RATE = 8000
 

@@ -4,7 +4,7 @@ import multiprocessing
 
 import pytest
 
-from wordrec.parallel import ordered_map
+from wordrec.jobs.parallel import ordered_map
 
 
 def _square(x):

@@ -15,16 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import tone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wordrec import audio, model
+from wordrec.core.features import FeatureConfig, extract
+from wordrec.core.model import ModelSet, WordModel
+from wordrec.core.score import score
 from wordrec.errors import WordrecError
-from wordrec.features import FeatureConfig, extract
-from wordrec.model import ModelSet, WordModel
-from wordrec.recognize import score
-
-from conftest import tone
+from wordrec.io import audio, modelfile, validate
 
 FAST = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -150,17 +149,17 @@ def _small_modelset() -> ModelSet:
     return ModelSet(cfg, tuple(models), {"config": {}}, {"words": {}})
 
 
-MODEL_TEXT = model.dumps(_small_modelset()).encode("utf-8")
+MODEL_TEXT = modelfile.dumps(_small_modelset()).encode("utf-8")
 
 
 def _check_model(raw: bytes) -> None:
     try:
-        ms = model.loads(raw)
+        ms = modelfile.loads(raw)
     except WordrecError as exc:
         assert "\n" not in str(exc) and str(exc)
         return
     # Whatever loads must be usable: validate again, featurise, score without NaN.
-    model.validate(ms)
+    validate.validate(ms)
     feats = extract(np.concatenate([tone([500], 0.15, ms.features.sample_rate)] * 2), ms.features)
     scores = score(ms, [feats])
     assert scores.shape == (1, len(ms.models))
@@ -228,4 +227,4 @@ def test_tree_mutations_of_a_model_load_or_are_refused(edits):
 
 def test_the_unmutated_model_loads_and_scores():
     _check_model(MODEL_TEXT)
-    assert model.loads(MODEL_TEXT).words == ["no", "yes"]
+    assert modelfile.loads(MODEL_TEXT).words == ["no", "yes"]

@@ -21,12 +21,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+from conftest import REPO, make_tone_corpus, tone, write_wav
 
-from wordrec import audio, model
 from wordrec.cli import cli
 from wordrec.errors import WordrecError
-
-from conftest import REPO, make_tone_corpus, tone, write_wav
+from wordrec.io import audio, modelfile
 
 RATE = 8000
 WORDS = ["high", "low", "mid"]
@@ -320,7 +319,7 @@ def test_a_word_folder_with_no_usable_files_is_left_out_and_said_so(tmp_path):
     out = tmp_path / "m.model"
     result = _train(data, out)
     assert result.exit_code == 0, result.output
-    assert model.load(out).words == WORDS
+    assert modelfile.load(out).words == WORDS
     assert f"Skipped: {data / 'junk' / 'notes.txt'}: not an audio file name" in result.stderr
     assert f"Skipped: {data / 'empty'}: word folder holds no audio files" in result.stderr
     errors = error_lines(result)
@@ -338,7 +337,7 @@ def test_a_word_with_a_single_recording_trains(tmp_path):
     assert result.exit_code == 0, result.output
     summary = {line.split("\t")[0]: line.split("\t") for line in result.stdout.splitlines()[1:]}
     assert summary["mid"][1] == "1"
-    models = model.load(out)
+    models = modelfile.load(out)
     assert models.words == WORDS
     assert models.diagnostics["words"]["mid"]["n_recordings"] == 1
 
@@ -350,7 +349,7 @@ def test_only_one_word_trains_a_one_word_model(tmp_path):
     out = tmp_path / "m.model"
     result = _train(data, out)
     assert result.exit_code == 0, result.output
-    assert model.load(out).words == ["only"]
+    assert modelfile.load(out).words == ["only"]
     rec = invoke(["recognize", "-m", out, data / "only" / "0.wav"])
     assert rec.exit_code == 0 and answers(rec)[str(data / "only" / "0.wav")] == "only"
 
@@ -368,7 +367,7 @@ def test_clicks_too_short_for_a_word_are_not_trained_on(tmp_path):
     for path in clicks + [data / "mid" / "short.wav"]:
         assert any(line.startswith(f"Error: {path}: too short to train on (") for line in errors), errors
     assert "Error: word 'click': no usable recordings (word left out)" in errors
-    models = model.load(out)
+    models = modelfile.load(out)
     assert models.words == WORDS
     assert models.diagnostics["words"]["mid"]["n_recordings"] == 3
 
@@ -383,14 +382,14 @@ def test_folders_and_manifest_words_that_cannot_be_words_are_skipped(tmp_path):
     assert result.exit_code == 0, result.output
     skipped = [line for line in result.stderr.splitlines() if "cannot be a word" in line]
     assert len(skipped) == 3 and all(line.endswith("(word skipped)") for line in skipped)
-    assert model.load(out).words == WORDS
+    assert modelfile.load(out).words == WORDS
     manifest = tmp_path / "list.tsv"
     manifest.write_text("data/low/low_0.wav\tlow\ndata/mid/mid_0.wav\t<unknown>\ndata/high/high_0.wav\thi\x07gh\n")
     result = _train(manifest, out)
     assert result.exit_code == 0, result.output
     assert f"Skipped: {manifest}:2: word '<unknown>': " in result.stderr
     assert f"Skipped: {manifest}:3: word 'hi\\x07gh': " in result.stderr
-    assert model.load(out).words == ["low"]
+    assert modelfile.load(out).words == ["low"]
 
 
 def test_cross_validation_leaves_out_the_clicks_train_leaves_out(tmp_path):
@@ -425,7 +424,7 @@ def test_junk_mixed_into_a_tree_is_listed_and_the_rest_trains(tmp_path):
     errors = error_lines(result)
     assert any(e.startswith(f"Error: {data / 'mid' / 'broken.wav'}: ") for e in errors)
     assert f"Error: {data / 'high' / 'silent.wav'}: no sound (digital silence, every sample is 0)" in errors
-    diags = model.load(out).diagnostics["words"]
+    diags = modelfile.load(out).diagnostics["words"]
     assert {w: d["n_recordings"] for w, d in diags.items()} == {"high": 3, "low": 3, "mid": 3}
 
 
@@ -492,7 +491,7 @@ def test_a_manifest_with_bad_lines_reports_file_and_line(tmp_path):
     assert skipped[5:] == [
         f"Skipped: {m}:15: {tmp_path / 'audio/mid/mid_0.wav'}: listed as 'low' on line 7 and as 'mid' here (kept the first)"
     ]
-    diags = model.load(out).diagnostics["words"]
+    diags = modelfile.load(out).diagnostics["words"]
     assert {w: d["n_recordings"] for w, d in diags.items()} == {"high": 3, "low": 4, "mid": 2}
 
 
@@ -626,7 +625,7 @@ def test_degenerate_tree_trains_a_valid_model(tmp_path):
     out = tmp_path / "m.model"
     result = invoke(["train", data, "-o", out, "--states", "8", "--mix", "4", "-j", "1", "-q"])
     assert result.exit_code == 0, result.output
-    models = model.load(out)  # validated: finite, positive variances, rows summing to one
+    models = modelfile.load(out)  # validated: finite, positive variances, rows summing to one
     assert models.words == ["gappy", "same", "tiny"]
     assert models.diagnostics["words"]["tiny"]["n_states"] < 8
 
@@ -635,7 +634,7 @@ def test_degenerate_tree_trains_a_valid_model(tmp_path):
 
 
 def _front_end(signals):
-    from wordrec.features import FeatureConfig, extract_many
+    from wordrec.core.features import FeatureConfig, extract_many
 
     return extract_many(signals, FeatureConfig.for_rate(RATE))
 
@@ -661,9 +660,10 @@ DEGENERATE = {
     "make", [v if not isinstance(v, type(lambda: 0)) else pytest.param(v) for v in DEGENERATE.values()], ids=list(DEGENERATE)
 )
 def test_degenerate_training_data_gives_finite_models_and_monotone_em(make, topology):
-    from wordrec.model import ModelSet, validate
-    from wordrec.features import FeatureConfig
-    from wordrec.train import TrainConfig, fit_word, variance_floor
+    from wordrec.core.features import FeatureConfig
+    from wordrec.core.model import ModelSet
+    from wordrec.core.train import TrainConfig, fit_word, variance_floor
+    from wordrec.io.validate import validate
 
     seqs = make()
     cfg = TrainConfig(n_states=8, n_mix=4, max_iter=10, tol=0.0, topology=topology)
@@ -691,19 +691,19 @@ def test_an_interrupted_save_leaves_the_old_model_and_no_temporary_file(tmp_path
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        model.write_atomic(target, b"new")
+        modelfile.write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.model"]
 
 
 def test_a_saved_model_is_not_private_to_its_owner(tmp_path):
     target = tmp_path / "m.model"
-    model.write_atomic(target, b"{}")
+    modelfile.write_atomic(target, b"{}")
     mask = os.umask(0)
     os.umask(mask)
     assert (target.stat().st_mode & 0o777) == 0o666 & ~mask
     target.chmod(0o640)
-    model.write_atomic(target, b"{}")  # an existing file keeps its permissions
+    modelfile.write_atomic(target, b"{}")  # an existing file keeps its permissions
     assert (target.stat().st_mode & 0o777) == 0o640
 
 
@@ -782,8 +782,8 @@ def test_interrupted_training_leaves_the_old_model_and_no_temporary_file(slow_co
 
 
 def test_featurising_in_workers_gives_the_same_features_and_failures(tmp_path):
-    from wordrec import pipeline
-    from wordrec.features import FeatureConfig
+    from wordrec.core.features import FeatureConfig
+    from wordrec.jobs import featurise
 
     root = make_tone_corpus(tmp_path / "c", n_per_word=30)
     paths = sorted(str(p) for p in root.rglob("*.wav"))
@@ -793,14 +793,14 @@ def test_featurising_in_workers_gives_the_same_features_and_failures(tmp_path):
     # Bad files at the start, the middle and the end, across chunk boundaries.
     paths = [str(tmp_path / "empty.wav")] + paths[:45] + [str(tmp_path / "folder")] + paths[45:] + [str(tmp_path / "text.wav")]
     cfg = FeatureConfig.for_rate(8000)
-    one = pipeline.extract_files(paths, cfg, jobs=1)
+    one = featurise.extract_files(paths, cfg, jobs=1)
     done = []
-    two = pipeline.extract_files(paths, cfg, progress=done.append, jobs=2)
+    two = featurise.extract_files(paths, cfg, progress=done.append, jobs=2)
     assert sum(done) == len(paths) and len(done) > 1
     assert len(one) == len(two) == len(paths)
     for a, b in zip(one, two):
-        if isinstance(a, pipeline.Failure):
+        if isinstance(a, featurise.Failure):
             assert a == b
         else:
             np.testing.assert_array_equal(a, b)
-    assert [i for i, a in enumerate(two) if isinstance(a, pipeline.Failure)] == [0, 46, len(paths) - 1]
+    assert [i for i, a in enumerate(two) if isinstance(a, featurise.Failure)] == [0, 46, len(paths) - 1]

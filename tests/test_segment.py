@@ -14,18 +14,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
-
 from conftest import REPO, fsdd_root, write_wav
 
 sys.path.insert(0, str(REPO / "bench"))
 # Where a word is in a clean recording: the same definition the long-take bench scores against.
 from longtake import word_extent  # noqa: E402
-from wordrec import corpus, model, pipeline, segment
-from wordrec.augment import NoiseCopies
+
 from wordrec.cli import cli
-from wordrec.features import FeatureConfig
-from wordrec.openset import train_with_rejection
-from wordrec.train import TrainConfig, fit_all
+from wordrec.core.augment import NoiseCopies
+from wordrec.core.features import FeatureConfig
+from wordrec.core.train import TrainConfig
+from wordrec.io import corpus, modelfile
+from wordrec.jobs import featurise, segmenting
+from wordrec.jobs.training import fit_all, train_with_rejection
 
 pytestmark = pytest.mark.fsdd
 
@@ -63,7 +64,7 @@ def _train(data, cfg, reject=False):
     items = corpus.load(data).items
     jobs = os.cpu_count() or 1
     noise = NoiseCopies.of(TrainConfig())
-    by_word, _, copies = pipeline.features_by_word(list(items), cfg, jobs=jobs, noise=noise)
+    by_word, _, copies = featurise.features_by_word(list(items), cfg, jobs=jobs, noise=noise)
     if reject:  # with the background model and calibrated confidence, as 'wordrec train' does
         return train_with_rejection(by_word, cfg, TrainConfig(), jobs=jobs, copies=copies)
     return fit_all(by_word, cfg, TrainConfig(), jobs=jobs, copies=copies)
@@ -93,14 +94,14 @@ def padded(root, tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean_model(root, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "clean.model"
-    model.save(_train(root / "train", FeatureConfig.for_rate(RATE), reject=True), path)
+    modelfile.save(_train(root / "train", FeatureConfig.for_rate(RATE), reject=True), path)
     return path
 
 
 @pytest.fixture(scope="module")
 def padded_model(padded, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "padded.model"
-    model.save(_train(padded / "train", FeatureConfig.for_rate(RATE)), path)
+    modelfile.save(_train(padded / "train", FeatureConfig.for_rate(RATE)), path)
     return path
 
 
@@ -175,10 +176,10 @@ def takes(root, tmp_path_factory):
 
 
 def test_long_takes_words_found_and_recognised(takes, clean_model, isolated):
-    models = model.load(clean_model)
+    models = modelfile.load(clean_model)
     n_words = n_found = n_correct = n_spurious = n_segments = 0
     for path, truth in takes:
-        segments = list(segment.segment_file(models, path))
+        segments = list(segmenting.segment_file(models, path))
         found, correct, spurious = _match(segments, truth)
         n_words += len(truth)
         n_found += found
@@ -198,9 +199,9 @@ def test_a_take_at_another_rate_and_in_stereo_gives_the_same_segments(takes, cle
     y = resample_poly(x, 441, 80)
     other = tmp_path / "take44k.wav"
     sf.write(str(other), np.stack([y, 0.8 * y], axis=1), 44100, subtype="PCM_16")
-    models = model.load(clean_model)
-    at_8k = list(segment.segment_file(models, path))
-    at_44k = list(segment.segment_file(models, other))
+    models = modelfile.load(clean_model)
+    at_8k = list(segmenting.segment_file(models, path))
+    at_44k = list(segmenting.segment_file(models, other))
     assert len(at_44k) == len(at_8k)
     for a, b in zip(at_8k, at_44k):
         assert abs(a.start_s - b.start_s) <= 0.03 and abs(a.end_s - b.end_s) <= 0.03

@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
 
-from wordrec.features import FeatureConfig
-from wordrec.hmm import Batch, forward
-from wordrec.train import TrainConfig, fit_all, fit_sets, fit_word, mixture_schedule, split_heaviest, variance_floor
+from wordrec.core.features import FeatureConfig
+from wordrec.core.hmm import Batch, forward
+from wordrec.core.train import (
+    TrainConfig,
+    fit_word,
+    mixture_schedule,
+    split_heaviest,
+    variance_floor,
+)
+from wordrec.jobs.training import fit_all, fit_sets
 
 
 def _sample_hmm(rng, n_seqs, n_features=4):
@@ -46,7 +53,7 @@ def test_trained_model_is_a_valid_distribution(rng):
 def test_final_log_lik_is_what_forward_gives(rng):
     seqs = _sample_hmm(rng, 10)
     model, diag = _fit(seqs)
-    from wordrec.gmm import design, state_log_densities
+    from wordrec.core.gmm import design, state_log_densities
 
     batch = Batch.of([len(s) for s in seqs])
     log_b, _ = state_log_densities(design(batch.stack(seqs)), model.log_weights, model.means, model.variances)
@@ -132,7 +139,7 @@ def test_mixture_schedule_and_split():
 
 
 def test_split_keeps_weights_normalised(rng):
-    from wordrec.train import _Params
+    from wordrec.core.train import _Params
 
     p = _Params(np.ones(2) / 2, np.eye(2), np.ones(2, bool), np.ones((2, 1)), rng.normal(size=(2, 1, 3)), np.ones((2, 1, 3)))
     q = split_heaviest(p, 2, 0.2)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from wordrec import vad
+from wordrec.core import vad, vad_rule
+from wordrec.core.features import FeatureConfig
 from wordrec.errors import WordrecError
-from wordrec.features import FeatureConfig
 
 CFG = FeatureConfig()
 TOL = 0.03  # seconds: frames are 25 ms long every 10 ms
@@ -88,10 +88,10 @@ def test_a_steady_tone_is_kept_noise_is_not(rng):
     t = np.arange(int(0.4 * 8000)) / 8000
     steady = 0.2 * (np.sin(2 * np.pi * 500 * t) + np.sin(2 * np.pi * 900 * t)) + _noise(rng, len(t), 0.003)
     assert np.array_equal(vad.trim(steady, 8000, CFG), steady)
-    assert vad.flatness(steady, 8000) < vad.TONAL_FLATNESS
+    assert vad_rule.flatness(steady, 8000) < vad_rule.TONAL_FLATNESS
     for kind in ("white", "pink"):
         noise = _noise(rng, len(t), 0.2, kind)
-        assert vad.flatness(noise, 8000) > 5 * vad.TONAL_FLATNESS
+        assert vad_rule.flatness(noise, 8000) > 5 * vad_rule.TONAL_FLATNESS
         assert vad.trim(noise, 8000, CFG) is None
 
 
@@ -213,7 +213,7 @@ def test_streaming_memory_is_bounded(rng):
     found, held = _stream(x, rate, 8000, rng)
     assert len(found) == len(truth)
     # The detector's look-ahead window plus a pause and a block, not the stream.
-    assert held <= (vad.FLOOR_HALF_WINDOW + vad.FLOOR_STEP + 4.0) * rate
+    assert held <= (vad_rule.FLOOR_HALF_WINDOW + vad_rule.FLOOR_STEP + 4.0) * rate
 
 
 @pytest.mark.parametrize("background", [0.0, 0.1], ids=["digital silence", "steady noise"])
@@ -224,7 +224,7 @@ def test_a_take_that_is_all_pause_is_not_held(rng, background):
     x = background * rng.standard_normal(rate * seconds)
     found, held = _stream(x, rate, 8000, rng)
     assert found == []
-    assert held <= (vad.FLOOR_HALF_WINDOW + vad.FLOOR_STEP + 4.0) * rate
+    assert held <= (vad_rule.FLOOR_HALF_WINDOW + vad_rule.FLOOR_STEP + 4.0) * rate
 
 
 def test_endless_sound_is_cut_at_max_span(rng):
@@ -234,7 +234,7 @@ def test_endless_sound_is_cut_at_max_span(rng):
     x = _take(rng, rate, syllables, 80.0, 0.001)
     found, held = _stream(x, rate, 8000, rng, max_span=10.0)
     assert len(found) >= 7
-    assert held <= (vad.FLOOR_HALF_WINDOW + vad.FLOOR_STEP + 10.0 + 2.0) * rate
+    assert held <= (vad_rule.FLOOR_HALF_WINDOW + vad_rule.FLOOR_STEP + 10.0 + 2.0) * rate
     assert found[0].speech_start / rate == pytest.approx(0.5, abs=TOL)
     assert found[-1].speech_end / rate == pytest.approx(syllables[-1][1], abs=TOL)
 
@@ -250,11 +250,11 @@ def test_energies_shape_and_scale():
     rate = 8000
     t = np.arange(rate) / rate
     low, high = 0.5 * np.sin(2 * np.pi * 1000 * t), 0.5 * np.sin(2 * np.pi * 3000 * t)
-    e = vad.frame_energies(low + high, rate)
-    assert e.shape == (1 + (rate - 200) // 80, len(vad.BANDS))
+    e = vad_rule.frame_energies(low + high, rate)
+    assert e.shape == (1 + (rate - 200) // 80, len(vad_rule.BANDS))
     np.testing.assert_allclose(e, 10 * np.log10(0.125), atol=0.1)  # each sine's mean square, in its band
-    assert vad.frame_energies(np.zeros(0), rate).shape == (0, len(vad.BANDS))
-    assert vad.frame_energies(np.ones(5), rate).shape == (1, len(vad.BANDS))
+    assert vad_rule.frame_energies(np.zeros(0), rate).shape == (0, len(vad_rule.BANDS))
+    assert vad_rule.frame_energies(np.ones(5), rate).shape == (1, len(vad_rule.BANDS))
 
 
 def test_vad_settings_are_validated():
@@ -284,12 +284,12 @@ def test_trim_one_pass_equals_the_segmenter(rng, seconds, rate):
     expected = [(r.start, r.end, r.speech_start, r.speech_end) for r in seg.push(x) + seg.finish()]
     found, contrast = vad._trim_regions(x, rate, CFG)
     assert found == expected
-    energy = vad.frame_energies(x, rate)
-    floor = np.maximum(vad.SILENCE_DB, np.percentile(energy, CFG.vad_floor_percentile, axis=0))
+    energy = vad_rule.frame_energies(x, rate)
+    floor = np.maximum(vad_rule.SILENCE_DB, np.percentile(energy, CFG.vad_floor_percentile, axis=0))
     assert contrast == pytest.approx((energy - floor).max())
 
 
 def test_floor_is_numpys_percentile(rng):
     for n in (1, 2, 3, 10, 601):
         e = rng.normal(-40, 10, size=(n, 2))
-        np.testing.assert_allclose(vad._floor(e, 10.0), np.maximum(vad.SILENCE_DB, np.percentile(e, 10.0, axis=0)))
+        np.testing.assert_allclose(vad_rule.noise_floor(e, 10.0), np.maximum(vad_rule.SILENCE_DB, np.percentile(e, 10.0, axis=0)))

@@ -1,8 +1,40 @@
-"""wordrec: isolated-word speech recognition with GMM-HMMs.
+"""wordrec: isolated-word speech recognition with GMM-HMMs, from Python and the command line.
 
-The public Python API mirrors the command line::
+::
 
-    from wordrec import train_folder, load_model, recognize_files
+    import wordrec
+
+    rec = wordrec.Recognizer().fit(recordings, words, sample_rate=16000)
+    rec.predict(new_recordings, sample_rate=16000)
+
+The names below are loaded on first use, so that ``import wordrec`` (and
+``wordrec --help``) stays fast.
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
+
+__all__ = ["Recognizer", "Result", "Events", "WordrecError", "UNKNOWN", "__version__"]
+
+_WHERE = {
+    "Recognizer": "wordrec.api.recognizer",
+    "Result": "wordrec.api.common",
+    "UNKNOWN": "wordrec.core.model",
+    "Events": "wordrec.jobs.events",
+    "WordrecError": "wordrec.errors",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        import importlib
+
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'wordrec' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

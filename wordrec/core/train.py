@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wordrec.core.gmm import design, safe_log, state_log_densities
+from wordrec.core.hmm import Batch, log_likelihood, posteriors
+from wordrec.core.model import Outlier, WordModel
 from wordrec.errors import WordrecError, check_settings
-from wordrec.gmm import design, safe_log, state_log_densities
-from wordrec.hmm import Batch, log_likelihood, posteriors
-from wordrec.model import ModelSet, Outlier, WordModel
-from wordrec.parallel import ordered_map
 
 TOPOLOGIES = ("left-to-right", "ergodic")
 
@@ -36,16 +35,8 @@ class TrainConfig:
         ``n_states``.
     n_mix : int
         Gaussians per state at the end; grown 1 -> 2 -> 4 ... by splitting
-        the heaviest component of every state.  8 states x 3 Gaussians,
-        with noisy copies down to 5 dB below the speech, against the
-        earlier 6 x 4 with copies 15-30 dB down, both at EM tolerance 1e-4
-        (the default ``tol`` is now 1e-3, see there), over five noise seeds
-        (medians; ``wordrec eval FSDD/train --group-by '_([a-z]+)_'`` and
-        ``bench/noise.py``): leave-one-speaker-out 88.7 % against 87.0 %
-        (better for every seed), worst speaker 78.2 % against 76.0 %; FSDD
-        test with noise 10 / 5 dB down 95.6 / 88.8 % against 96.0 /
-        87.2 %.  With copies only 15-30 dB down, 8 x 3 loses 5 points at
-        5 dB; 6 x 4 is no better with copies down to 5 dB.
+        the heaviest component of every state.  8 states x 3 Gaussians with
+        noisy copies down to 5 dB below the speech: docs/accuracy.md.
     topology : str
         ``"left-to-right"`` (no skips; start in the first state, end in the
         last) or ``"ergodic"`` (any state to any state, start and end anywhere).
@@ -53,18 +44,11 @@ class TrainConfig:
         EM iterations at most at the final mixture size.
     grow_iter : int
         EM iterations at most at each smaller size on the way, never more
-        than ``max_iter`` (0: ``max_iter``).  Leave-one-speaker-out on FSDD
-        train/ (with the default noisy copies): 85.0 % mean with 8, 84.9 %
-        with 20, at 13 % fewer iterations; and with ``max_iter`` 10, 14 or
-        20, 84.9-85.0 %.
+        than ``max_iter`` (0: ``max_iter``): the intermediate sizes only
+        need to be good starting points.
     tol : float
         Stop a mixture size when the relative gain of the training
-        log-likelihood falls below this (0 runs all ``max_iter``).  1e-3
-        against 1e-4, five noise seeds (medians): leave-one-speaker-out
-        on FSDD train/ 89.0 / 78.4 % (mean / worst) against 88.7 / 78.2 %;
-        FSDD test with noise 10 / 5 dB down 95.6 / 87.2 % against 95.6 /
-        88.8 % (5 dB ranges over 83-90 % from seed to seed); EM takes
-        about a third less time.
+        log-likelihood falls below this (0 runs all ``max_iter``).
     var_floor : float
         Variances never fall below this ratio times the global per-dimension
         variance of the training frames; applied in every M-step.
@@ -80,7 +64,7 @@ class TrainConfig:
         Seed for everything random in training.
     noise_copies : float
         Share of the training recordings that also go into the word models
-        with white or pink noise added (:mod:`wordrec.augment`); 0 turns
+        with white or pink noise added (:mod:`wordrec.core.augment`); 0 turns
         it off.  The background model and the calibration folds use the
         recordings as they are.
     noise_snr_low, noise_snr_high : float
@@ -88,14 +72,10 @@ class TrainConfig:
         5-30 dB: see ``n_mix``.
     outlier_weight : float
         Weight of the broad Gaussian that every state's mixture shares
-        (:class:`wordrec.model.Outlier`; 0 turns it off).  It is added after
-        EM, for recognition.  Leave-one-speaker-out on FSDD train/: mean
-        86.4 % against 85.0 % without (87.6 % against 86.3 % with another
-        noise seed).  Weights from 2e-6 to 7e-3 and variance scales from 2
-        to 8 all gave 86.0-86.6 %.  The held-out speaker whose recordings
-        have frames that no training state explains (jumps in the energy
-        deltas) goes from 80 % to 89 %; the others move by less than a
-        point.  Put into EM as well it did worse (85.7 %).
+        (:class:`wordrec.core.model.Outlier`; 0 turns it off).  It is added
+        after EM, for recognition: a frame that no state of a word explains
+        then costs every word about the same (docs/design.md; what it buys:
+        docs/accuracy.md).
     outlier_scale : float
         Its variance is this times the per-dimension variance of all
         training frames; its mean is their mean.
@@ -367,10 +347,10 @@ def variance_floor(all_seqs, ratio: float) -> np.ndarray:
     A dimension that never varies still gets a floor relative to its
     magnitude, so the log densities keep their precision.
     """
-    return ratio * _frame_moments(all_seqs)[1]
+    return ratio * frame_moments(all_seqs)[1]
 
 
-def _frame_moments(all_seqs) -> tuple[np.ndarray, np.ndarray]:
+def frame_moments(all_seqs) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and variance of all frames, the variance kept off zero (see :func:`variance_floor`)."""
     X = np.concatenate(all_seqs, axis=0)
     # Two sums in one pass each; X.var would make three passes and a copy.
@@ -381,108 +361,7 @@ def _frame_moments(all_seqs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def outlier_component(mean: np.ndarray, variance: np.ndarray, cfg: TrainConfig) -> Outlier | None:
-    """The :class:`wordrec.model.Outlier` of training frames with these moments (None when turned off)."""
+    """The :class:`wordrec.core.model.Outlier` of training frames with these moments (None when turned off)."""
     if cfg.outlier_weight <= 0:
         return None
     return Outlier(cfg.outlier_weight, mean, cfg.outlier_scale * variance)
-
-
-def _fit_job(args):
-    word, seqs, cfg, floor = args
-    return fit_word(word, seqs, cfg, floor)
-
-
-def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=None, copies: dict | None = None) -> ModelSet:
-    """Train every word; words run in parallel processes when ``jobs > 1``.
-
-    Parameters
-    ----------
-    by_word : dict of str -> list of ndarray (n_frames, n_features)
-    features : FeatureConfig
-    cfg : TrainConfig
-    jobs : int
-        Worker processes.  The result is the same for any value.
-    progress : callable, optional
-        Called with the word after each word is trained.
-    copies : dict of str -> list of ndarray, optional
-        Noisy copies of recordings (:mod:`wordrec.augment`), trained on
-        after each word's recordings.
-
-    Returns
-    -------
-    ModelSet
-    """
-    return with_copies_noted(fit_sets([(merged(by_word, copies), cfg)], features, jobs, progress)[0], copies)
-
-
-def merged(by_word: dict, copies: dict | None) -> dict:
-    """Each word's recordings followed by its noisy copies."""
-    return {w: list(v) + list((copies or {}).get(w, [])) for w, v in by_word.items()}
-
-
-def with_copies_noted(models: ModelSet, copies: dict | None) -> ModelSet:
-    """Diagnostics that count a word's recordings and its noisy copies apart."""
-    for w, d in models.diagnostics["words"].items():
-        n = len((copies or {}).get(w, []))
-        d["n_recordings"] -= n
-        d["n_noisy_copies"] = n
-    return models
-
-
-def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]:
-    """Train several independent sets of word models, all words in one pool.
-
-    One pool keeps both cores busy across sets (the last word of one set
-    need not finish before the next set starts).  Each set is exactly what
-    :func:`fit_all` makes of it alone.
-
-    Parameters
-    ----------
-    problems : list of (by_word, TrainConfig)
-        ``by_word`` maps each word to its feature arrays (n_frames, n_features).
-    features : FeatureConfig
-    jobs : int
-        Worker processes.  The result is the same for any value.
-    progress : callable, optional
-        Called with the word after each word of any set is trained.
-
-    Returns
-    -------
-    list of ModelSet, one per problem
-    """
-    tasks = []  # (set index, word, fit_word arguments)
-    sets = []  # per problem: (words, validated settings, outlier component)
-    for k, (by_word, cfg) in enumerate(problems):
-        cfg = cfg.validated()
-        words = sorted(by_word)
-        if not words:
-            raise WordrecError("nothing to train: no words with usable recordings")
-        mean, variance = _frame_moments([s for w in words for s in by_word[w]])
-        floor = cfg.var_floor * variance
-        sets.append((words, cfg, outlier_component(mean, variance, cfg)))
-        tasks.extend((k, w, (w, by_word[w], cfg, floor)) for w in words)
-    # The costliest first, so that no long word is left running alone at
-    # the end; the order changes no result.
-    tasks.sort(key=lambda t: -_cost(t[2][1], t[2][2]))
-    def done(i: int) -> None:
-        if progress:
-            progress(tasks[i][1])
-
-    outs = ordered_map(_fit_job, [t[2] for t in tasks], jobs, done)
-    results = {(k, w): out for (k, w, _), out in zip(tasks, outs)}
-    return [
-        ModelSet(
-            features,
-            tuple(results[k, w][0] for w in words),
-            {"config": cfg.to_dict()},
-            {"words": {w: results[k, w][1] for w in words}},
-            outlier=outlier,
-        )
-        for k, (words, cfg, outlier) in enumerate(sets)
-    ]
-
-
-def _cost(seqs, cfg: TrainConfig) -> float:
-    """A rough measure of a word's EM work, for scheduling only."""
-    frames = sum(len(s) for s in seqs)
-    return float(frames) * cfg.n_states * cfg.n_mix * cfg.max_iter * len(mixture_schedule(cfg.n_mix))

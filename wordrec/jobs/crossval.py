@@ -22,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from wordrec.core.adapt import adapt_unsupervised
+from wordrec.core.augment import NoiseCopies
+from wordrec.core.metrics import report
+from wordrec.core.score import rank, score
 from wordrec.errors import WordrecError
+from wordrec.jobs.featurise import Failure, extract_files, too_short_to_train
+from wordrec.jobs.training import fit_all
 
 
 def kfold(items, k: int, seed: int = 0) -> list[tuple[str, list, list]]:
@@ -131,17 +137,13 @@ class Scorer:
 
 
 def wordrec_trainer(feature_cfg, train_cfg, jobs: int = 1, adapt=None) -> Callable:
-    """A trainer for :func:`run` that fits wordrec's GMM-HMMs (:func:`wordrec.train.fit_all`).
+    """A trainer for :func:`run` that fits wordrec's GMM-HMMs (:func:`wordrec.core.train.fit_all`).
 
-    With ``adapt`` (a :class:`wordrec.adapt.AdaptConfig`), the models are
+    With ``adapt`` (a :class:`wordrec.core.adapt.AdaptConfig`), the models are
     adapted to each fold's test files as one batch before they answer
-    (:func:`wordrec.adapt.adapt_unsupervised`): with folds by speaker, that
+    (:func:`wordrec.core.adapt.adapt_unsupervised`): with folds by speaker, that
     is unsupervised adaptation to each held-out speaker.
     """
-    from wordrec.adapt import adapt_unsupervised
-    from wordrec.recognize import score
-    from wordrec.train import fit_all
-
     def fit(by_word: dict) -> Scorer:
         models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs)
 
@@ -163,10 +165,8 @@ def featurise(items, feature_cfg, progress=None, jobs: int = 1, noise=None) -> t
     failures : list of pipeline.Failure
     copies : dict of str (path) -> ndarray
         Features of the noisy copies ``noise`` picked
-        (:class:`wordrec.augment.NoiseCopies`; empty without it).
+        (:class:`wordrec.core.augment.NoiseCopies`; empty without it).
     """
-    from wordrec.pipeline import Failure, extract_files, too_short_to_train
-
     paths = list(dict.fromkeys(str(p) for p, _ in items))
     feats, failures, copies = {}, [], {}
     for p, f in zip(paths, extract_files(paths, feature_cfg, progress, labelled=True, jobs=jobs, noise=noise)):
@@ -200,7 +200,7 @@ def run(folds, feats: dict, trainer: Callable, progress=None, copies: dict | Non
     Returns
     -------
     result : dict
-        The pooled :func:`wordrec.evaluate.report` over all tested files,
+        The pooled :func:`wordrec.core.metrics.report` over all tested files,
         plus ``folds`` (list of {name, n_files, n_correct, accuracy,
         missing_words}; accuracy is None for a fold left with no usable
         file), ``mean_accuracy`` and ``worst_accuracy`` (unweighted, over
@@ -208,10 +208,6 @@ def run(folds, feats: dict, trainer: Callable, progress=None, copies: dict | Non
     failures : list of pipeline.Failure
         Test files no trained word could explain (too short).
     """
-    from wordrec.evaluate import report
-    from wordrec.pipeline import Failure
-    from wordrec.recognize import rank
-
     truth, predicted, names, fold_rows, failures = [], [], [], [], []
     all_words: set = set()
     for name, train_items, test_items in folds:
@@ -270,7 +266,7 @@ def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, 
     train_cfg : TrainConfig
     jobs : int
         Worker processes for featurising and training (results do not depend on it).
-    adapt : wordrec.adapt.AdaptConfig, optional
+    adapt : wordrec.core.adapt.AdaptConfig, optional
         Adapt the models to each fold's test files (see :func:`wordrec_trainer`).
     progress, fold_progress : callable, optional
         Called with the number of files featurised / the name of each fold done.
@@ -282,8 +278,6 @@ def cross_validate(folds, feature_cfg, train_cfg, jobs: int = 1, progress=None, 
     failures : list of pipeline.Failure
         Unreadable files, then files no model could explain.
     """
-    from wordrec.augment import NoiseCopies
-
     items = [it for _, train, test in folds for it in (*test, *train)]
     feats, unreadable, copies = featurise(items, feature_cfg, progress, jobs, NoiseCopies.of(train_cfg))
     result, failures = run(folds, feats, wordrec_trainer(feature_cfg, train_cfg, jobs, adapt), fold_progress, copies)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wordrec.errors import WordrecError
-from wordrec.loader import word_problem
+from wordrec.io.validate import word_problem
 
 #: File name endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = frozenset(

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wordrec.gmm import design, logsumexp, mixture_log_densities, mixture_logsumexp
-from wordrec.hmm import Batch, forward_packed
-from wordrec.model import ModelSet
+from wordrec.core.gmm import design, logsumexp, mixture_log_densities, mixture_logsumexp
+from wordrec.core.hmm import Batch, forward_packed
+from wordrec.core.model import ModelSet
 
 # Gaussian log densities held at once (Gaussians x frames): bounds memory.
 _CHUNK_ELEMENTS = 4_000_000
@@ -25,9 +25,7 @@ _CHUNK_ELEMENTS = 4_000_000
 #: left-to-right words, so 1024 of their states).  It bounds the joint
 #: transition matrix (8 MB) and the forward pass's terms (16 kB a frame)
 #: however many words there are; a word over it is scored alone.  Ten words
-#: of 8 states are one group (FSDD test/ scores in the same time, to the
-#: same bits); 100 and 300 such words score as fast as in one model, and a
-#: mix of left-to-right and ergodic words 2.6 times faster.
+#: of 8 states are one group.
 GROUP_MOVES = 2048
 
 

@@ -26,10 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wordrec.errors import WordrecError
-from wordrec.loader import number
-from wordrec.model import UNKNOWN  # noqa: F401 (UNKNOWN is imported from here too)
-
 
 def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_frames: np.ndarray) -> np.ndarray:
     """The per-frame evidence terms of each recording.
@@ -70,17 +66,15 @@ def spectral_variation(feats, n_ceps: int) -> np.ndarray:
     Only the frames within 30 dB of the loudest one count (``LOUD_RANGE``,
     by the first coefficient): otherwise a few clicks in near silence
     measure as much change as a word, the clicks against the quiet, while
-    their loud frames are all alike.  FSDD train/: the 1st percentile is
-    7.5 either way; clicks measure 4.4-5.8 over all frames and 1.0-3.5
-    over the loud ones; FSDD test/ with noise as loud as the speech 6.2 or
-    more.  Meaningful for features without per-utterance variance
-    normalisation (which sets every standard deviation to 1).
+    their loud frames are all alike (docs/rejection.md).  Meaningful for
+    features without per-utterance variance normalisation (which sets
+    every standard deviation to 1).
 
     Parameters
     ----------
     feats : list of ndarray (n_frames, n_features)
         Features whose first ``n_ceps`` columns are the static cepstra, c0
-        or energy first, as :func:`wordrec.features.extract_many` gives them.
+        or energy first, as :func:`wordrec.core.features.extract_many` gives them.
     n_ceps : int
     """
     out = np.zeros(len(feats))
@@ -94,10 +88,8 @@ def spectral_variation(feats, n_ceps: int) -> np.ndarray:
 
 #: A recording whose spectral variation is below this fraction of the 1st
 #: percentile of the training recordings' is taken for a steady sound, not a
-#: word.  FSDD: the 1st percentile is 7.6 and the lowest recording 6.9, so
-#: the floor (5.3) leaves every recording a margin of 30 % or more; steady
-#: tones measure 0.8-2.7, decaying chords 4.0-4.4, clicks in near silence
-#: 1.0-3.5.
+#: word: a margin below the least varied word, far above steady tones and
+#: chords (docs/rejection.md).
 STEADY_FRACTION = 0.7
 
 
@@ -115,10 +107,10 @@ class Calibration:
     it get confidence 0 (steady sounds); 0 turns the check off.
     ``speaker_warp``: the held-out recordings it was fitted on had their
     formants moved by this fraction, up or down, to sound like other
-    speakers (:func:`wordrec.openset.held_out_evidence`); for the record.
+    speakers (:func:`wordrec.core.openset.held_out_evidence`); for the record.
     ``background_outlier``: the background scores it was fitted on had
     the word models' outlier component mixed in
-    (:func:`wordrec.openset.background_scores`), so scoring must too;
+    (:func:`wordrec.core.openset.background_scores`), so scoring must too;
     False in files written before that.
     """
 
@@ -156,34 +148,6 @@ class Calibration:
             "speaker_warp": float(self.speaker_warp),
             "background_outlier": bool(self.background_outlier),
         }
-
-    @classmethod
-    def from_dict(cls, d) -> "Calibration":
-        """Read a model file's ``calibration`` object; raise WordrecError naming the bad field.
-
-        Every number must be a JSON number (not a string or a boolean)
-        within ``MAX_MAGNITUDE`` of zero, so that the confidence cannot
-        overflow.
-        """
-        if not isinstance(d, dict):
-            raise WordrecError("field 'calibration': not an object")
-        for key in ("coef", "intercept", "threshold", "target_false_rejection"):
-            if key not in d:
-                raise WordrecError(f"field 'calibration.{key}': missing")
-        if not isinstance(d["coef"], list) or len(d["coef"]) != 2:
-            raise WordrecError("field 'calibration.coef': must be a list of two numbers")
-        coef = tuple(number(c, f"calibration.coef[{i}]") for i, c in enumerate(d["coef"]))
-        intercept = number(d["intercept"], "calibration.intercept")
-        threshold = number(d["threshold"], "calibration.threshold", 0.0, 1.0)
-        target = number(d["target_false_rejection"], "calibration.target_false_rejection", 0.0, 1.0)
-        # Files written before the steady-sound check have no floor, and
-        # those written before warped calibration none of that.
-        min_variation = number(d.get("min_variation", 0.0), "calibration.min_variation", 0.0)
-        speaker_warp = number(d.get("speaker_warp", 0.0), "calibration.speaker_warp", 0.0, 0.5, below=True)
-        background_outlier = d.get("background_outlier", False)
-        if not isinstance(background_outlier, bool):
-            raise WordrecError("field 'calibration.background_outlier': must be true or false")
-        return cls(coef, intercept, threshold, target, min_variation, speaker_warp, background_outlier)
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, n_iter: int = 50) -> tuple[np.ndarray, float]:

@@ -56,12 +56,3 @@ def report(truth, predicted, labels=None, paths=None) -> dict:
     }
 
 
-def confusion_table(rep: dict) -> str:
-    """The confusion matrix as an aligned text table (rows = truth)."""
-    labels = rep["labels"]
-    width = max([len(w) for w in labels] + [len(str(v)) for row in rep["confusion"] for v in row] + [5])
-    head = "truth\\rec".ljust(width + 1)
-    lines = [head + " ".join(w.rjust(width) for w in labels)]
-    for w, row in zip(labels, rep["confusion"]):
-        lines.append(w.ljust(width + 1) + " ".join(str(v).rjust(width) for v in row))
-    return "\n".join(lines)

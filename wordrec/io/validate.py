@@ -1,29 +1,26 @@
-"""Reading model files, which may be hostile: parse, check every field, build a ModelSet.
+"""Checks on a model file's content, which may be hostile: every field, every number, every cap.
 
-Named ``loader`` for its one job: all that stands between an untrusted file and a ModelSet.
-A model file is only ever parsed as JSON; other kinds of file, pickles
-included, are named and refused.  Caps on sizes and magnitudes keep a
-tampered file from making loading or scoring take minutes or overflow, and
-every refusal names the first bad field.  :func:`validate` also runs before
-:mod:`wordrec.model`, which holds the data classes, writes a model file.
+All that stands between parsed JSON and a :class:`~wordrec.core.model.ModelSet`:
+types, shapes, finite numbers, probabilities that sum to one, positive
+variances, a path from start to end, and caps on sizes and magnitudes that
+keep a tampered file from making scoring take minutes or overflow.  Every
+refusal names the first bad field.  :func:`validate` also runs before a
+model is written (:func:`wordrec.io.modelfile.save`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import pickletools
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 
+from wordrec.core.confidence import Calibration
+from wordrec.core.features import FeatureConfig
+from wordrec.core.model import FORMAT, UNKNOWN, VERSION, ModelSet, Outlier, WordModel
 from wordrec.errors import WordrecError
-from wordrec.features import FeatureConfig
-from wordrec.model import FORMAT, UNKNOWN, VERSION, ModelSet, Outlier, WordModel
 
-#: Model files larger than this are refused before parsing.
-MAX_FILE_BYTES = 256 * 1024 * 1024
 _PROB_TOL = 1e-6
 #: Largest FFT a model file may ask for (what a 25 ms window at the highest
 #: training rate, 384 kHz, needs); a tampered file cannot demand more memory.
@@ -47,87 +44,6 @@ MAX_MIX = 1000
 MAX_WORD_MOVES = 40_000
 MAX_MOVES = 250_000
 MAX_PARAMETERS = 10_000_000
-
-# How other kinds of file start, to say what a file is when it is not a model.
-_MAGIC = (
-    (b"\x93NUMPY", "a NumPy .npy file"),
-    (b"PK\x03\x04", "a zip archive, e.g. a NumPy .npz file"),
-    (b"\x80", "a Python pickle"),
-    (b"RIFF", "a WAV audio file"),
-    (b"\x89HDF", "an HDF5 file"),
-)
-
-
-def load(path) -> ModelSet:
-    """Read and validate a model file.
-
-    Raises
-    ------
-    WordrecError
-        Naming the file and the first problem found.
-    """
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if p.is_dir():
-            raise WordrecError(f"{path}: is a directory, not a model file")
-        if not p.is_file():
-            raise WordrecError(f"{path}: not a regular file, not a model file")
-        if size > MAX_FILE_BYTES:
-            raise WordrecError(f"{path}: {size} bytes is too large for a model file")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise WordrecError(f"{path}: no such model file") from None
-    except OSError as exc:
-        raise WordrecError(f"{path}: cannot read model file ({exc.strerror})") from None
-    try:
-        return loads(raw)
-    except WordrecError as exc:
-        raise WordrecError(f"{path}: {exc}") from None
-
-
-def loads(raw: bytes) -> ModelSet:
-    """Parse and validate a model file's bytes (see :func:`load`)."""
-    # Only ever parsed as JSON: nothing in the file is executed, whatever it holds.
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 byte order mark left by an editor
-    if not raw.strip():
-        raise WordrecError("empty file, not a wordrec model")
-    for magic, kind in _MAGIC:
-        if raw.startswith(magic):
-            raise WordrecError(f"not a wordrec model file ({kind}; wordrec model files are JSON)")
-    if raw.lstrip()[:1] != b"{":
-        if _is_pickle(raw):
-            raise WordrecError("not a wordrec model file (a Python pickle; wordrec model files are JSON)")
-        raise WordrecError("not a wordrec model file (expected JSON)")
-    try:
-        # NaN and Infinity (not JSON, but Python writes them) become floats here,
-        # to be refused by the checks below, which name the field they are in.
-        data = json.loads(raw.decode("utf-8"), parse_constant=float)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise WordrecError(f"not a wordrec model file, or a damaged one (bad JSON: {str(exc)[:80]})") from None
-    return from_dict(data)
-
-
-def _is_pickle(raw: bytes, max_ops: int = 1000) -> bool:
-    """Whether ``raw`` reads as a pickle (protocols 0 and 1 have no signature to look for).
-
-    Its opcodes are only decoded, by ``pickletools``, never run: it is a
-    pickle if it ends with STOP right after a well-formed opcode sequence,
-    or if its first ``max_ops`` opcodes are well formed (text and other
-    binary files meet an unknown opcode or a malformed argument within a
-    few bytes).
-    """
-    try:
-        for n, (opcode, _, pos) in enumerate(pickletools.genops(raw)):
-            if opcode.name == "STOP":
-                return not raw[pos + 1 :].strip()
-            if n >= max_ops:
-                return True
-    except ValueError:  # pickletools' one error for unknown opcodes, bad arguments and a missing STOP
-        return False
-    return False
-
 
 def from_dict(data) -> ModelSet:
     """Build a :class:`ModelSet` from parsed JSON, validating every field."""
@@ -175,15 +91,41 @@ def from_dict(data) -> ModelSet:
     background = built[-1] if len(built) > len(raw_models) else None
     calibration = None
     if data.get("calibration") is not None:
-        from wordrec.confidence import Calibration
-
-        calibration = Calibration.from_dict(data["calibration"])
+        calibration = calibration_from_dict(data["calibration"])
     outlier = None
     if data.get("outlier") is not None:
         outlier = _outlier(data["outlier"], features.n_features)
     result = ModelSet(features, models, training, diagnostics, background, calibration, outlier)
     validate(result)
     return result
+
+
+def calibration_from_dict(d) -> Calibration:
+    """Read a model file's ``calibration`` object; raise WordrecError naming the bad field.
+
+    Every number must be a JSON number (not a string or a boolean)
+    within ``MAX_MAGNITUDE`` of zero, so that the confidence cannot
+    overflow.
+    """
+    if not isinstance(d, dict):
+        raise WordrecError("field 'calibration': not an object")
+    for key in ("coef", "intercept", "threshold", "target_false_rejection"):
+        if key not in d:
+            raise WordrecError(f"field 'calibration.{key}': missing")
+    if not isinstance(d["coef"], list) or len(d["coef"]) != 2:
+        raise WordrecError("field 'calibration.coef': must be a list of two numbers")
+    coef = tuple(number(c, f"calibration.coef[{i}]") for i, c in enumerate(d["coef"]))
+    intercept = number(d["intercept"], "calibration.intercept")
+    threshold = number(d["threshold"], "calibration.threshold", 0.0, 1.0)
+    target = number(d["target_false_rejection"], "calibration.target_false_rejection", 0.0, 1.0)
+    # Files written before the steady-sound check have no floor, and
+    # those written before warped calibration none of that.
+    min_variation = number(d.get("min_variation", 0.0), "calibration.min_variation", 0.0)
+    speaker_warp = number(d.get("speaker_warp", 0.0), "calibration.speaker_warp", 0.0, 0.5, below=True)
+    background_outlier = d.get("background_outlier", False)
+    if not isinstance(background_outlier, bool):
+        raise WordrecError("field 'calibration.background_outlier': must be true or false")
+    return Calibration(coef, intercept, threshold, target, min_variation, speaker_warp, background_outlier)
 
 
 def number(value, name: str, low: float = -MAX_MAGNITUDE, high: float = MAX_MAGNITUDE, below: bool = False) -> float:

@@ -11,7 +11,6 @@ in a few array operations.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,13 +35,10 @@ class FeatureConfig:
     delta-deltas over +-2 frames (39 features).  Normalisation is per
     utterance: half of the mean is subtracted from every feature, there is
     no variance normalisation, and log energy is taken relative to the
-    utterance's loudest frame (HTK's ENORMALISE).  Chosen by
-    leave-one-speaker-out cross-validation on FSDD train/ (mean over the 5
-    held-out speakers): 85.9 % against 82.1 % with full mean and variance
-    normalisation and 84.7 % with energy normalisation alone.  The mean of a
-    one-word utterance is mostly its vowel, so removing all of it removes
-    part of what tells the words apart; removing half still removes half of
-    the channel and speaker offset.
+    utterance's loudest frame (HTK's ENORMALISE).  The mean of a one-word
+    utterance is mostly its vowel, so removing all of it removes part of
+    what tells the words apart; removing half still removes half of the
+    channel and speaker offset (the measurements: docs/accuracy.md).
     """
 
     sample_rate: int = 8000
@@ -67,7 +63,7 @@ class FeatureConfig:
     # Subtract each utterance's maximum from the first static coefficient
     # (log energy, or c0 without use_energy).
     energy_max_norm: bool = True
-    # Endpointing (wordrec.vad): trim leading and trailing non-speech.
+    # Endpointing (wordrec.core.vad): trim leading and trailing non-speech.
     trim: bool = True
     vad_onset_db: float = 10.0
     vad_offset_db: float = 5.0
@@ -189,7 +185,7 @@ def _n_frames(n_samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return 1 + -(-extra // cfg.frame_step)
 
 
-def _mel_points(cfg: FeatureConfig) -> np.ndarray:
+def mel_points(cfg: FeatureConfig) -> np.ndarray:
     """Edges and centres of the mel filters in Hz, evenly spaced in mel: ``(n_filters + 2,)``."""
     def hz2mel(hz):
         return 2595.0 * np.log10(1.0 + hz / 700.0)
@@ -198,14 +194,14 @@ def _mel_points(cfg: FeatureConfig) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
-def _mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     """Triangular mel filters, ``(n_filters, nfft // 2 + 1)``: python_speech_features' ``get_filterbanks``.
 
     Written out here (same formulas) so that featurising imports neither
     python_speech_features nor scipy, which take longer to import than
     recognising a file takes.
     """
-    edge = np.floor((cfg.nfft + 1) * _mel_points(cfg) / cfg.sample_rate)
+    edge = np.floor((cfg.nfft + 1) * mel_points(cfg) / cfg.sample_rate)
     fbank = np.zeros((cfg.n_filters, cfg.nfft // 2 + 1))
     for j in range(cfg.n_filters):
         lo, mid, hi = edge[j], edge[j + 1], edge[j + 2]
@@ -216,7 +212,7 @@ def _mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     return fbank
 
 
-def _cepstrum_matrix(cfg: FeatureConfig) -> np.ndarray:
+def cepstrum_matrix(cfg: FeatureConfig) -> np.ndarray:
     """``(n_ceps, n_filters)``: the orthonormal DCT-II rows kept, times the lifter.
 
     ``mel @ M.T`` is ``dct(mel, type=2, norm="ortho")[:, :n_ceps]`` liftered
@@ -229,59 +225,6 @@ def _cepstrum_matrix(cfg: FeatureConfig) -> np.ndarray:
     if cfg.lifter > 0:
         dct *= 1.0 + (cfg.lifter / 2.0) * np.sin(np.pi * k / cfg.lifter)
     return dct
-
-
-@functools.lru_cache(maxsize=16)
-def warp_matrix(cfg: FeatureConfig, alpha: float) -> np.ndarray:
-    """Cepstra of a spectrum with every frequency scaled by ``alpha``: ``(n_ceps - 1, n_ceps - 1)``.
-
-    A speaker whose vocal tract is shorter has formants at higher
-    frequencies, about ``alpha`` times those of a reference speaker
-    (vocal tract length normalisation).  The log mel spectrum of a frame is
-    recovered from its cepstra (least squares through the DCT and lifter),
-    read at ``1 / alpha`` times each filter's centre frequency (linear
-    interpolation between filters, held at the edges), and turned back
-    into cepstra.  All of that is linear, so it is one matrix on c1 ...
-    c(n-1); the first coefficient (log energy or c0, the level) is left
-    alone.  Mean normalisation and deltas are linear too, so the matrix
-    applies to finished features block by block (:func:`frequency_warp`).
-    Cached, and read-only.
-    """
-    M = _cepstrum_matrix(cfg)
-    centres = _mel_points(cfg)[1:-1]
-    # Column j: how much filter j contributes at each warped centre (np.interp of a unit vector).
-    resample = np.column_stack([np.interp(centres / alpha, centres, unit) for unit in np.eye(len(centres))])
-    out = (M @ resample @ np.linalg.pinv(M))[1:, 1:]
-    out.setflags(write=False)
-    return out
-
-
-def frequency_warp(feats: np.ndarray, cfg: FeatureConfig, alpha: float) -> np.ndarray:
-    """Finished features (``extract``'s) as if the speaker's formants were ``alpha`` times higher.
-
-    Parameters
-    ----------
-    feats : ndarray, shape (n_frames, cfg.n_features)
-    cfg : FeatureConfig
-        The config the features were made with.
-    alpha : float
-        Frequency scale; 1 returns a copy of ``feats``.
-
-    Returns
-    -------
-    ndarray, shape (n_frames, cfg.n_features)
-        Exact for the linear parts (mean normalisation, deltas); with
-        per-utterance variance normalisation it is an approximation.
-    """
-    out = np.array(feats, dtype=float)
-    n = cfg.n_ceps
-    if n < 2 or alpha == 1.0:
-        return out
-    warp_t = warp_matrix(cfg, alpha).T
-    for block in range(cfg.delta_order + 1):
-        cols = slice(block * n + 1, (block + 1) * n)
-        out[:, cols] = out[:, cols] @ warp_t
-    return out
 
 
 def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -307,8 +250,8 @@ def _static(signals, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
         emph[r] = s[0]
         np.subtract(s[1:], cfg.preemphasis * s[:-1], out=emph[r + 1 : r + len(s)])
     grid = sliding_window_view(emph, flen)[: n_rows * step : step]  # (n_rows, flen), no copy
-    fbank_t = _mel_filterbank(cfg).T
-    cepstrum_t = _cepstrum_matrix(cfg).T
+    fbank_t = mel_filterbank(cfg).T
+    cepstrum_t = cepstrum_matrix(cfg).T
     win = _window(cfg)
     out = np.empty((n_rows, cfg.n_ceps))
     for a in range(0, n_rows, _CHUNK_FRAMES):

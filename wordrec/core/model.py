@@ -1,25 +1,18 @@
-"""Word models, model sets, and writing the model file: versioned JSON, deterministic, atomic.
+"""What a model file holds, as frozen data classes: word models, the outlier component, model sets.
 
-A model file is plain JSON (no pickle, nothing executable), written
-atomically, with floats in their shortest round-trip form so that the same
-model always gives the same bytes.  Reading it back, and the checks on it,
-are :mod:`wordrec.loader`'s job.
+Pure data and the arithmetic the data defines (log parameters, allowed
+jumps, the fewest frames a model needs); reading and writing model files is
+:mod:`wordrec.io.modelfile`'s job.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import stat
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from wordrec.errors import WordrecError
-from wordrec.features import FeatureConfig
-from wordrec.gmm import component_log_densities, safe_log
+from wordrec.core.features import FeatureConfig
+from wordrec.core.gmm import component_log_densities, safe_log
 
 FORMAT = "wordrec-model"
 VERSION = 1
@@ -198,116 +191,3 @@ class ModelSet:
             "calibration": self.calibration.to_dict() if self.calibration is not None else None,
             "outlier": self.outlier.to_dict() if self.outlier is not None else None,
         }
-
-
-def dumps(models: ModelSet) -> str:
-    """The model file's text (deterministic)."""
-    from wordrec.loader import validate  # here: wordrec.loader imports this module
-
-    validate(models)
-    return json.dumps(models.to_dict(), sort_keys=True, allow_nan=False, separators=(",", ":")) + "\n"
-
-
-def save(models: ModelSet, path) -> None:
-    """Write a model file atomically: a temporary file in the same folder, then rename.
-
-    The model is validated first, so an invalid model is never written.  An
-    interrupted save leaves any earlier file at ``path`` untouched and no
-    temporary file behind.
-    """
-    try:
-        text = dumps(models)
-    except WordrecError as exc:
-        raise WordrecError(f"{path}: not written, the model is invalid: {exc}") from None
-    write_atomic(path, text.encode("utf-8"))
-
-
-def check_writable(path) -> None:
-    """Raise WordrecError now if a model could not be saved to ``path`` later.
-
-    Checks that ``path`` names a regular file or none (not a folder, a
-    pipe, a device or a link to one, which a model would replace), that its
-    folder exists and is writable; writes nothing.
-    """
-    if str(path).endswith(("/", os.sep)):  # Path() would drop the slash
-        raise WordrecError(f"{path}: names a folder; give a model file name")
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    kind = _kind(path, target)
-    if kind == "folder":
-        raise WordrecError(f"{path}: is a folder; give a model file name")
-    if kind == "other":  # a device, a pipe, or a link to one: never replaced by a model
-        raise WordrecError(f"{path}: not a regular file; give a model file name")
-    if _kind(path, folder) != "folder":
-        raise WordrecError(f"{path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise WordrecError(f"{path}: folder {folder} is not writable")
-
-
-def _kind(path, p: Path) -> str | None:
-    """"folder", "file" (regular), "other" or None (missing) for ``p``; WordrecError naming
-    ``path`` when the system refuses to tell (no permission, name too long)."""
-    try:
-        mode = p.stat().st_mode
-        return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise WordrecError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-
-
-def write_atomic(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise WordrecError(f"{path}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise WordrecError(f"{path}: cannot write ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode(target))
-        os.replace(tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise WordrecError(f"{path}: cannot write ({exc.strerror})") from None
-        raise
-
-
-def _file_mode(target: Path) -> int:
-    """Permissions for a new model file: an existing file's, else what the umask allows.
-
-    (``mkstemp`` creates files readable by their owner only.)
-    """
-    try:
-        return stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-# What reading and checking a model file offers, moved to wordrec.loader and
-# still reachable here (model.load, from wordrec.model import validate, ...).
-# Looked up on use: wordrec.loader imports this module.
-_LOADER_NAMES = frozenset(
-    """load loads from_dict validate word_problem number MAX_FILE_BYTES MAX_NFFT MAX_MAGNITUDE
-    MIN_VARIANCE MAX_WORDS MAX_STATES MAX_MIX MAX_WORD_MOVES MAX_MOVES MAX_PARAMETERS""".split()
-)
-
-
-def __getattr__(name: str):
-    if name in _LOADER_NAMES:
-        from wordrec import loader
-
-        return getattr(loader, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,18 +31,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from wordrec.core.gmm import design, state_log_densities
+from wordrec.core.hmm import Batch, posteriors
+from wordrec.core.score import score
 from wordrec.errors import WordrecError
-from wordrec.gmm import design, state_log_densities
-from wordrec.hmm import Batch, posteriors
 
-#: Frames' worth of weight of the trained mean.  Leave-one-speaker-out on FSDD
-#: train/ (each held-out speaker's 450 recordings adapted as one batch, 3
-#: rounds): mean accuracy 96.3 % with 2, 96.2 % with 10, 95.7 % with 20, 94.3 %
-#: with 50, against 88.7 % unadapted.  10 is kept: as good, and steadier when
-#: a batch holds few recordings of a word.
+#: Frames' worth of weight of the trained mean: small enough that a speaker's
+#: few recordings move it, large enough to keep it steady when a batch holds
+#: few recordings of a word (docs/accuracy.md, "Speaker adaptation").
 PRIOR = 10.0
-#: Recognise-adapt rounds at most (LOSO as above with prior 10: 94.8 % after
-#: 1 round, 96.2 % after 3).
+#: Recognise-adapt rounds at most.
 ROUNDS = 3
 
 
@@ -66,7 +64,7 @@ def mean_statistics(wm, seqs) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    wm : wordrec.model.WordModel
+    wm : wordrec.core.model.WordModel
     seqs : list of ndarray, each (n_frames, n_features)
         Recordings the model can explain (at least as many frames as it needs).
 
@@ -145,14 +143,13 @@ def adapt_unsupervised(models, feats, scores: np.ndarray, cfg: AdaptConfig = Ada
     models : ModelSet
     feats : list of ndarray (n_frames, n_features)
     scores : ndarray, shape (n_recordings, n_words)
-        ``models``' scores of ``feats`` (:func:`wordrec.recognize.score`).
+        ``models``' scores of ``feats`` (:func:`wordrec.core.score.score`).
     cfg : AdaptConfig
     use : ndarray of bool, shape (n_recordings,), optional
         The recordings that may adapt the models (default: all).  Callers
         pass the answers the unadapted models accepted, so that unknown
-        words and noise do not pull the models towards themselves (FSDD
-        digits 0-7 known, 8 and 9 unknown, all in one batch: equal error
-        rate 4.25 % so, 6.0 % adapting on every recording).
+        words and noise do not pull the models towards themselves
+        (docs/rejection.md).
 
     Returns
     -------
@@ -160,8 +157,6 @@ def adapt_unsupervised(models, feats, scores: np.ndarray, cfg: AdaptConfig = Ada
         The adapted models, their scores of ``feats``, and the answers
         they were adapted on.
     """
-    from wordrec.recognize import score
-
     adapted = models
     previous = np.full(len(feats), -1, dtype=np.int64)
     for _ in range(cfg.rounds):

@@ -1,8 +1,10 @@
-"""Read audio files into mono float64 signals at a requested sample rate.
+"""Read recordings, from files or arrays, into mono float64 signals at a requested sample rate.
 
 Everything soundfile (libsndfile) reads is accepted: WAV of any PCM or float
-subtype, FLAC, OGG/Vorbis, AIFF, ...  Every failure becomes a
-:class:`WordrecError` whose message starts with the file name.
+subtype, FLAC, OGG/Vorbis, AIFF, ...  A recording given as a numpy array
+(:class:`Samples`) is converted exactly as libsndfile converts the same
+samples in a file.  Every failure becomes a :class:`WordrecError` whose
+message starts with the file's or the array's name.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import re
 import stat
 import sys
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -38,6 +41,87 @@ _MAX_FACTOR = 2048
 
 # Errors libsndfile and the soundfile wrapper raise for unreadable input.
 _READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError, EOFError, MemoryError)
+
+
+@dataclass(frozen=True, eq=False)
+class Samples:
+    """A recording given as samples in memory instead of a file.
+
+    Attributes
+    ----------
+    data : ndarray, shape (n_samples,) or (n_samples, n_channels)
+        Any float dtype (full scale is 1.0) or integer dtype (full scale is
+        the type's range, as in a PCM file).
+    rate : int
+        Sample rate in Hz.
+    name : str
+        How messages name it, e.g. ``recordings[3]``.
+    """
+
+    data: np.ndarray
+    rate: int
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+    def info(self, max_seconds: float = MAX_WORD_SECONDS) -> tuple[int, int, int]:
+        """``(sample_rate_hz, n_channels, n_samples)``, as :func:`info` gives a file's."""
+        data = _checked_array(self)
+        rate = _checked_rate(self)
+        _check_length(self, len(data), rate, max_seconds)
+        return rate, 1 if data.ndim == 1 else data.shape[1], len(data)
+
+
+#: Channels at most in an array: more is almost surely a (channels, samples) array.
+_MAX_ARRAY_CHANNELS = 256
+
+
+def _checked_rate(rec: Samples) -> int:
+    rate = rec.rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not MIN_RATE <= rate <= MAX_RATE:
+        raise _fail(rec, f"sample rate {rate!r} must be a whole number of Hz in {MIN_RATE}-{MAX_RATE}")
+    return int(rate)
+
+
+def _checked_array(rec: Samples) -> np.ndarray:
+    data = rec.data
+    if not isinstance(data, np.ndarray):
+        try:
+            data = np.asarray(data)
+        except (TypeError, ValueError) as exc:
+            raise _fail(rec, f"not an array of samples ({exc})") from None
+    if data.dtype.kind not in "fiu":
+        raise _fail(rec, f"samples must be numbers (float or integer), not {data.dtype}")
+    if data.ndim not in (1, 2):
+        raise _fail(rec, f"samples must be 1-D (n_samples,) or 2-D (n_samples, n_channels), not {data.ndim}-D")
+    if data.ndim == 2 and (data.shape[1] == 0 or data.shape[1] > _MAX_ARRAY_CHANNELS):
+        raise _fail(
+            rec, f"shape {data.shape} would be {data.shape[1]} channels: give (n_samples, n_channels) (transpose a channels-first array)"
+        )
+    return data
+
+
+def _as_float(data: np.ndarray) -> np.ndarray:
+    """Samples as float64 with full scale 1.0, the way libsndfile reads PCM of the same width."""
+    if data.dtype.kind == "f":
+        return data.astype(np.float64, copy=False)
+    bits = 8 * data.dtype.itemsize
+    if data.dtype.kind == "u":  # offset binary, as 8-bit WAV
+        return (data.astype(np.float64) - 2.0 ** (bits - 1)) / 2.0 ** (bits - 1)
+    return data.astype(np.float64) / 2.0 ** (bits - 1)
+
+
+def _read_samples(rec: Samples, rate: int | None, max_seconds: float) -> tuple[np.ndarray, int]:
+    """:func:`read` for a recording in memory."""
+    data = _checked_array(rec)
+    file_rate = _checked_rate(rec)
+    _check_length(rec, len(data), file_rate, max_seconds)
+    signal = _as_float(data)
+    signal = signal if signal.ndim == 1 else to_mono(signal)
+    if not np.all(np.isfinite(signal)):
+        raise _fail(rec, "contains NaN or infinite sample values")
+    return _finished(rec, signal, file_rate, rate)
 
 
 def _fail(path, problem: str) -> WordrecError:
@@ -156,6 +240,8 @@ def info(path, max_seconds: float = MAX_WORD_SECONDS) -> tuple[int, int, int]:
         recording :func:`read` would refuse (no samples, longer than
         ``max_seconds``).
     """
+    if isinstance(path, Samples):
+        return path.info(max_seconds)
     with open_audio(path) as h:
         rate, channels, n_samples = int(h.samplerate), int(h.channels), int(h.frames)
     _check_length(path, n_samples, rate, max_seconds)
@@ -227,7 +313,7 @@ def read(path, rate: int | None = None, max_seconds: float = MAX_WORD_SECONDS) -
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or Samples
     rate : int, optional
         Target sample rate in Hz; the file is resampled to it.  ``None``
         keeps the file's own rate.
@@ -248,10 +334,17 @@ def read(path, rate: int | None = None, max_seconds: float = MAX_WORD_SECONDS) -
         implausible header, undecodable data, no samples, too long, NaN or
         infinite samples, or no sound at all (every sample the same).
     """
+    if isinstance(path, Samples):
+        return _read_samples(path, rate, max_seconds)
     with open_audio(path) as h:
         file_rate = int(h.samplerate)
         _check_length(path, int(h.frames), file_rate, max_seconds)
         signal = _decode(path, h, max_seconds * file_rate)
+    return _finished(path, signal, file_rate, rate)
+
+
+def _finished(path, signal: np.ndarray, file_rate: int, rate: int | None) -> tuple[np.ndarray, int]:
+    """The checks and conversions every recording gets after decoding."""
     if len(signal) == 0:
         raise _fail(path, "contains no audio samples (truncated?)")
     if len(signal) > 1 and signal.min() == signal.max():

@@ -1,7 +1,7 @@
 """Find and recognise the words of a long recording, in bounded memory.
 
 A take is decoded block by block (never whole) at its own sample rate and
-fed to the streaming detector :class:`wordrec.vad.Segmenter`, which uses the
+fed to the streaming detector :class:`wordrec.core.vad.Segmenter`, which uses the
 model's ``vad_*`` settings; the detector's rule is the same at every rate, so
 it runs before resampling.  Each finished region (margins included) is
 resampled on its own to the model's rate: the resampling filter's edge
@@ -10,7 +10,7 @@ filter state has to be carried across block boundaries.  Regions are
 featurised with the model's front end and scored in small batches.
 
 Memory is bounded by the detector's window (about 36 s of samples at most,
-see :mod:`wordrec.vad`), one block and one batch of regions, whatever the
+see :mod:`wordrec.core.vad`), one block and one batch of regions, whatever the
 length of the take.
 """
 
@@ -21,10 +21,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from wordrec import audio, features, vad
+from wordrec.core import features, vad
+from wordrec.core.openset import confidences
+from wordrec.core.score import Ranked, rank, score
 from wordrec.errors import WordrecError
-from wordrec.openset import confidences
-from wordrec.recognize import Ranked, rank, score
+from wordrec.io import audio
 
 #: Seconds of audio decoded per block.
 BLOCK_SECONDS = 1.0
@@ -43,7 +44,7 @@ class Segment:
     the detector found speech; the audio recognised extends ``vad_margin``
     beyond them on both sides.  ``ranked`` is None when the region is too
     short for every word model.  ``confidence`` is that of the best word
-    (see :mod:`wordrec.openset`), None when the model has no calibration.
+    (see :mod:`wordrec.core.openset`), None when the model has no calibration.
     """
 
     path: str
@@ -116,7 +117,7 @@ def segment_file(
 
 
 def _recognise(models, path: str, rate: int, regions, nbest) -> list[Segment]:
-    """Score :class:`wordrec.vad.Region` s found at the file's ``rate``."""
+    """Score :class:`wordrec.core.vad.Region` s found at the file's ``rate``."""
     if not regions:
         return []
     cfg = models.features

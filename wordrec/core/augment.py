@@ -28,7 +28,7 @@ class NoiseCopies(NamedTuple):
 
     @classmethod
     def of(cls, train_cfg) -> "NoiseCopies | None":
-        """The setting of a :class:`wordrec.train.TrainConfig`, or None when off."""
+        """The setting of a :class:`wordrec.core.train.TrainConfig`, or None when off."""
         if train_cfg.noise_copies <= 0:
             return None
         return cls(train_cfg.noise_copies, train_cfg.noise_snr_low, train_cfg.noise_snr_high, train_cfg.seed)

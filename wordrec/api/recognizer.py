@@ -1,0 +1,321 @@
+"""The public Python API: a word recogniser with scikit-learn's conventions, on arrays or files.
+
+::
+
+    import wordrec
+
+    rec = wordrec.Recognizer(n_states=8, n_mix=3).fit(recordings, words, sample_rate=16000)
+    rec.predict([samples], sample_rate=16000)           # ['yes']
+    rec.save("words.model")
+    rec = wordrec.Recognizer.load("words.model")
+
+A *recording* is a numpy array of samples, 1-D ``(n_samples,)`` or 2-D
+``(n_samples, n_channels)``, of any float dtype (full scale 1.0) or integer
+dtype (full scale the type's range, as in a PCM file), or the path of an
+audio file; a batch may mix both.  Arrays need their sample rate: one for
+the batch or one per recording.  Recordings at any rate and with any number
+of channels are resampled to the model's rate and mixed down to mono, the
+same way for an array as for a file holding the same samples.
+
+The command line is built on this class: ``wordrec train`` is
+:meth:`Recognizer.fit_folder` and :meth:`Recognizer.save`, ``wordrec
+recognize`` is :meth:`Recognizer.recognize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from wordrec.api.common import (
+    Progress,
+    RecordingLike,
+    Result,
+    events_of,
+    recordings_of,
+    result_of,
+)
+from wordrec.core.model import ModelSet
+from wordrec.core.openset import SPEAKER_WARP
+from wordrec.core.train import TrainConfig
+from wordrec.errors import WordrecError
+from wordrec.io import corpus, modelfile
+from wordrec.jobs.events import Events
+
+#: The settings of :class:`TrainConfig` that :class:`Recognizer` takes by name.
+TRAIN_OPTIONS = ("n_states", "n_mix", "max_iter", "tol", "topology", "var_floor", "seed", "noise_copies", "outlier_weight")
+
+
+class Recognizer:
+    """One GMM-HMM per word, trained by Baum-Welch EM; the answer is the most likely word.
+
+    Parameters
+    ----------
+    n_states : int
+        States per word model (left to right).
+    n_mix : int
+        Gaussians per state.
+    max_iter, tol, topology, var_floor, seed, noise_copies, outlier_weight
+        EM and training settings, as ``wordrec train``'s options (see
+        :class:`wordrec.core.train.TrainConfig`); each defaults to the same.
+    sample_rate : int, optional
+        Hz to train at; default the lowest rate in the training data.
+    trim : bool
+        Cut leading and trailing non-speech in training and recognition.
+    reject : bool
+        Train a background model and calibrate a confidence and a threshold,
+        so that recognition can answer ``<unknown>``.
+    false_rejection : float
+        Share of held-out recordings of known words the threshold may reject.
+    speaker_warp : float
+        Calibrate on held-out recordings with formants moved this fraction up
+        or down, so that new voices are not rejected (docs/rejection.md).
+    jobs : int
+        Worker processes (0: one per core).  Results do not depend on it.
+
+    Attributes
+    ----------
+    words_ : list of str
+        The vocabulary, sorted; the columns of :meth:`log_likelihoods`.
+    sample_rate_ : int
+        Hz the models work at.
+    threshold_ : float
+        The confidence below which an answer is ``<unknown>`` (0 without calibration).
+    model_ : ModelSet
+        Everything a model file holds.
+    failures_ : list of str
+        After a fit: every recording that could not be used, and why.
+    skipped_ : list of (str, str)
+        After :meth:`fit_folder`: what was passed over, and why.
+    """
+
+    def __init__(self, *, n_states: int = 8, n_mix: int = 3, max_iter: int = 14, tol: float = 1e-3,
+                 topology: str = "left-to-right", var_floor: float = 0.01, seed: int = 0,
+                 noise_copies: float = 0.25, outlier_weight: float = 1e-4, sample_rate: int | None = None,
+                 trim: bool = True, reject: bool = True, false_rejection: float = 0.02,
+                 speaker_warp: float = SPEAKER_WARP, jobs: int = 1):
+        given = dict(locals())
+        self.train_config = TrainConfig(**{k: given[k] for k in TRAIN_OPTIONS}).validated()
+        if sample_rate is not None and not (isinstance(sample_rate, (int, np.integer)) and 1000 <= sample_rate <= 384000):
+            raise WordrecError(f"sample_rate must be None or a whole number of Hz in 1000-384000, not {sample_rate!r}")
+        if not 0.0 <= false_rejection <= 0.5:
+            raise WordrecError(f"false_rejection must be in [0, 0.5], not {false_rejection!r}")
+        if not 0.0 <= speaker_warp <= 0.3:
+            raise WordrecError(f"speaker_warp must be in [0, 0.3], not {speaker_warp!r}")
+        if not (isinstance(jobs, (int, np.integer)) and 0 <= jobs <= 256):
+            raise WordrecError(f"jobs must be a whole number in 0-256, not {jobs!r}")
+        self.sample_rate, self.trim, self.reject = sample_rate, bool(trim), bool(reject)
+        self.false_rejection, self.speaker_warp, self.jobs = float(false_rejection), float(speaker_warp), int(jobs)
+        self.model_: ModelSet | None = None
+        self.failures_: list[str] = []
+        self.skipped_: list = []
+
+    # -- training ------------------------------------------------------------
+
+    def fit(self, recordings: Sequence[RecordingLike], words: Sequence[str], sample_rate=None,
+            progress: Progress | Events | None = None) -> "Recognizer":
+        """Train on labelled recordings.
+
+        Parameters
+        ----------
+        recordings : sequence of ndarray, str or Path
+        words : sequence of str
+            The word of each recording.
+        sample_rate : int or sequence of int, optional
+            Hz of the arrays (one for all, or one per recording).
+        progress : callable (stage, done, total), optional
+
+        Returns
+        -------
+        self
+            Recordings that could not be used are in ``failures_``; the same
+            recordings in the same order always give the same model.
+        """
+        from wordrec.io.validate import word_problem
+
+        recs = recordings_of(recordings, sample_rate)
+        words = [str(w) for w in words] if not isinstance(words, str) else None
+        if words is None or len(words) != len(recs):
+            raise WordrecError(f"words must give one word per recording ({len(recs)})")
+        for w in sorted(set(words)):
+            problem = word_problem(w)
+            if problem:
+                raise WordrecError(f"word {w!r}: {problem}")
+        self.skipped_ = []
+        return self._fit(list(zip(recs, words)), sorted(set(words)), events_of(progress), "the recordings")
+
+    def fit_folder(self, path, progress: Progress | Events | None = None) -> "Recognizer":
+        """Train on a folder with one sub-folder per word, or a manifest of ``path<TAB>word`` lines.
+
+        What is passed over (hidden files, non-audio names, ...) is in
+        ``skipped_``; recordings that could not be used in ``failures_``.
+        """
+        events = events_of(progress)
+        found = corpus.load(path)
+        self.skipped_ = list(found.skipped)
+        for where, why in found.skipped:
+            events.skipped(where, why)
+        return self._fit(list(found.items), found.words, events, str(path))
+
+    def _fit(self, items, words, events: Events, name: str) -> "Recognizer":
+        from wordrec.jobs.training import train_corpus
+
+        models, failures = train_corpus(
+            items, words, self.train_config, sample_rate=self.sample_rate, trim=self.trim, reject=self.reject,
+            false_rejection=self.false_rejection, speaker_warp=self.speaker_warp, jobs=self._cores(),
+            events=events, name=name,
+        )
+        self.model_, self.failures_ = models, [f.message for f in failures]
+        return self
+
+    def _cores(self) -> int:
+        import os
+
+        return self.jobs or os.cpu_count() or 1
+
+    # -- the fitted model ------------------------------------------------------
+
+    @property
+    def fitted(self) -> ModelSet:
+        if self.model_ is None:
+            raise WordrecError("this Recognizer is not trained yet: call fit(), fit_folder() or Recognizer.load()")
+        return self.model_
+
+    @property
+    def words_(self) -> list[str]:
+        return self.fitted.words
+
+    @property
+    def sample_rate_(self) -> int:
+        return self.fitted.features.sample_rate
+
+    @property
+    def threshold_(self) -> float:
+        from wordrec.jobs.recognition import rejection_threshold
+
+        return rejection_threshold(self.fitted)
+
+    # -- recognition -----------------------------------------------------------
+
+    def recognize(self, recordings: Sequence[RecordingLike], sample_rate=None, nbest: int = 1,
+                  threshold: float | None = None, reject: bool = True, adapt: bool = False,
+                  progress: Progress | Events | None = None) -> list[Result]:
+        """Recognise each recording: one :class:`Result` per recording, in order.
+
+        Parameters
+        ----------
+        recordings : sequence of ndarray, str or Path
+        sample_rate : int or sequence of int, optional
+            Hz of the arrays.
+        nbest : int
+            Words listed in each result's ``nbest``.
+        threshold : float, optional
+            Confidence below which the answer is ``<unknown>``; default ``threshold_``.
+        reject : bool
+            False never answers ``<unknown>``.
+        adapt : bool
+            The recordings are one speaker's: adapt the models to the answers
+            they accept, then answer again (each answer then depends on the
+            whole batch; pays from about 10 recordings a word).
+        """
+        from wordrec.core.adapt import AdaptConfig
+        from wordrec.jobs.recognition import recognize_files
+
+        if not (isinstance(nbest, (int, np.integer)) and nbest >= 1):
+            raise WordrecError(f"nbest must be a positive whole number, not {nbest!r}")
+        recs = recordings_of(recordings, sample_rate)
+        events = events_of(progress)
+        events.stage("Recognising", len(recs))
+        answers = recognize_files(
+            self.fitted, recs, int(nbest), events.advance, threshold, reject, AdaptConfig() if adapt else None
+        )
+        return [result_of(a) for a in answers]
+
+    def predict(self, recordings: Sequence[RecordingLike], sample_rate=None) -> list:
+        """The answer for each recording: a word, ``"<unknown>"``, or None where it could not be used."""
+        return [r.word for r in self.recognize(recordings, sample_rate)]
+
+    def log_likelihoods(self, recordings: Sequence[RecordingLike], sample_rate=None) -> np.ndarray:
+        """Forward log-likelihood of every recording under every word model.
+
+        Returns
+        -------
+        ndarray, shape (n_recordings, n_words)
+            Columns in the order of ``words_``; ``-inf`` where a recording is
+            too short for a word's model, NaN rows for recordings that could
+            not be used.
+        """
+        from wordrec.core.score import score
+        from wordrec.jobs.featurise import Failure, extract_files
+
+        models = self.fitted
+        feats = extract_files(recordings_of(recordings, sample_rate), models.features)
+        out = np.full((len(feats), len(models.models)), np.nan)
+        good = [i for i, f in enumerate(feats) if not isinstance(f, Failure)]
+        if good:
+            out[good] = score(models, [feats[i] for i in good])
+        return out
+
+    # -- adaptation, files -------------------------------------------------------
+
+    def adapt(self, recordings: Sequence[RecordingLike], words: Sequence[str] | None = None, sample_rate=None,
+              prior: float = 10.0) -> "Recognizer":
+        """A new Recognizer adapted to one speaker's recordings (MAP on the means); this one is unchanged.
+
+        With ``words`` (one per recording) the adaptation is supervised;
+        without, each recording the model accepts adapts the word it is
+        recognised as.  ``prior``: the trained means' weight in frames.
+        """
+        from wordrec.core.adapt import AdaptConfig
+        from wordrec.jobs.adaptation import (
+            adapt_to_speaker,
+            adapt_to_voice,
+            adaptation_features,
+        )
+
+        models = self.fitted
+        recs = recordings_of(recordings, sample_rate)
+        labelled = words is not None
+        if labelled and (isinstance(words, str) or len(words) != len(recs)):
+            raise WordrecError(f"words must give one word per recording ({len(recs)})")
+        items = list(zip(recs, words)) if labelled else recs
+        feats, used_words, failures = adaptation_features(models, items, labelled=labelled, jobs=self._cores())
+        cfg = AdaptConfig(prior=prior).validated()
+        if labelled:
+            adapted, _ = adapt_to_speaker(models, feats, used_words, cfg)
+        else:
+            adapted, _ = adapt_to_voice(models, feats, cfg)
+        new = self._with(adapted)
+        new.failures_ = [f.message for f in failures]
+        return new
+
+    def save(self, path) -> None:
+        """Write the model file (validated JSON, atomically), as ``wordrec train -o`` does."""
+        modelfile.save(self.fitted, path)
+
+    @classmethod
+    def load(cls, path) -> "Recognizer":
+        """A Recognizer from a model file, validated (see :func:`wordrec.io.modelfile.load`)."""
+        models = modelfile.load(path)
+        return cls._from_model(models)
+
+    @classmethod
+    def _from_model(cls, models: ModelSet) -> "Recognizer":
+        settings = models.training.get("config", {})
+        known = {k: settings[k] for k in TRAIN_OPTIONS if k in settings}
+        try:
+            rec = cls(**known, trim=models.features.trim, reject=models.calibration is not None)
+        except WordrecError:  # settings outside today's ranges: keep the defaults, the model is what counts
+            rec = cls(trim=models.features.trim, reject=models.calibration is not None)
+        rec.model_ = models
+        return rec
+
+    def _with(self, models: ModelSet) -> "Recognizer":
+        new = Recognizer._from_model(models)
+        new.jobs, new.sample_rate = self.jobs, self.sample_rate
+        return new
+
+    def __repr__(self) -> str:
+        state = f"{len(self.model_.models)} words at {self.model_.features.sample_rate} Hz" if self.model_ else "not trained"
+        return f"<wordrec.Recognizer: {state}>"

@@ -1,0 +1,102 @@
+"""wordrec recognize: the word of each file, or the words of long takes (--segment)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from wordrec.cli.common import (
+    EXIT_SOME_FAILED,
+    Bars,
+    Range,
+    dump_json,
+    progress,
+    refuse_given,
+    report_skipped,
+    say,
+)
+from wordrec.cli.text import answer_json, answer_line, segment_json, segment_line
+from wordrec.errors import WordrecError
+
+
+@click.command()
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(readable=False), help="Model file from 'wordrec train'.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
+@click.option("--nbest", default=1, type=click.IntRange(1, 1000), help="List the best K words per file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of tab-separated lines.")
+@click.option("--threshold", default=None, type=Range(0, 1), help="Reject answers whose confidence is below this.  [default: the model's calibrated threshold]")
+@click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--adapt", is_flag=True, help="The files are one speaker's: recognise them, adapt the models' means to them as recognised, and recognise them again.  Pays off from about 10 recordings a word; each answer then depends on the whole batch.")
+@click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood<TAB>confidence' (<unknown> below the threshold, as for single words).")
+def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, segment):
+    """Recognise the word spoken in each file (folders are searched for audio).
+
+    Prints 'path<TAB>word<TAB>log-likelihood<TAB>confidence' per file.  The
+    word is <unknown> when the confidence is below the model's rejection
+    threshold (the log-likelihood is then the best word's).  With --nbest K
+    (K > 1), the K best 'word<TAB>log-likelihood' pairs follow, best first.
+
+    \b
+    Examples:
+      wordrec recognize -m words.model a.wav b.flac more/
+      wordrec recognize -m words.model --adapt my_voice/    # one speaker's batch
+    """
+    from wordrec.api import Recognizer
+    from wordrec.io import corpus
+    from wordrec.jobs.recognition import rejection_threshold
+
+    if adapt and segment:
+        raise click.UsageError("--adapt works on a batch of single-word files, not with --segment")
+    if no_reject:
+        refuse_given("--no-reject answers every file with a word", "threshold")
+
+    rec = Recognizer.load(model_path)
+    files, skipped = corpus.expand(paths)
+    report_skipped(skipped)
+    if segment:
+        models = rec.model_
+        return _recognize_segments(models, files, nbest, as_json, quiet, rejection_threshold(models, threshold, not no_reject))
+    with Bars(quiet, least=50) as bars:
+        results = rec.recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject, adapt=adapt, progress=bars.events)
+    failed = [r.failure for r in results if r.failure]
+    for message in failed:
+        say(f"Error: {message}")
+    if as_json:
+        dump_json([answer_json(r) for r in results if r.failure is None])
+    else:
+        for r in results:
+            if r.failure is None:
+                click.echo(answer_line(r, nbest))
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None:
+    """recognize --segment: stream each take, print each word as it is found."""
+    from wordrec.jobs import segmenting
+
+    failed, found = [], []
+    for path in files:
+        n_found = 0
+        try:
+            rate, total = segmenting.length(path)
+            with progress(total, f"Segmenting {path}", quiet or total < 60 * rate) as bar:
+                for seg in segmenting.segment_file(models, path, nbest, bar.update):
+                    n_found += 1
+                    if as_json:
+                        found.append(segment_json(seg, threshold))
+                    else:
+                        click.echo(segment_line(seg, nbest, threshold))
+        except WordrecError as exc:
+            failed.append(str(exc))
+            say(f"Error: {exc}")
+            continue
+        if n_found == 0:
+            failed.append(f"{path}: no speech found")
+            say(f"Error: {path}: no speech found")
+    if as_json:
+        dump_json(found)
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)

@@ -1,0 +1,101 @@
+"""Speaker adaptation jobs: read a speaker's recordings, adapt a model set to them, note it in the model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from wordrec.core.adapt import AdaptConfig, adapt_supervised
+from wordrec.core.openset import confidences
+from wordrec.core.score import score
+from wordrec.errors import WordrecError
+from wordrec.jobs.featurise import Failure, extract_files, too_short
+from wordrec.jobs.recognition import adapt_on_accepted, rejection_threshold
+
+
+def adaptation_features(models, items, progress=None, jobs: int = 1, labelled: bool = True) -> tuple[list, list, list[Failure]]:
+    """Features of one speaker's recordings, for :func:`adapt_to_speaker` or :func:`adapt_to_voice`.
+
+    Parameters
+    ----------
+    items : list of (path, word) with ``labelled``, else list of paths
+        Labelled items whose word the models do not know are failures, and
+        so are recordings without speech or too short for the model
+        (of their word, if labelled).
+
+    Returns
+    -------
+    feats : list of ndarray (n_frames, n_features)
+    words : list of str (labelled) or None (unlabelled), one per feature array
+    failures : list of Failure
+    """
+    if not labelled:
+        items = [(p, None) for p in items]
+    # Frames each word's model needs; None (unlabelled): the fewest any needs.
+    need = {m.word: m.min_frames() for m in models.models}
+    need[None] = min(need.values())
+    failures = [Failure(str(p), f"{p}: word {w!r} is not one of the model's words") for p, w in items if w not in need]
+    items = [(p, w) for p, w in items if w in need]
+    # Recordings without speech fail here as they do in recognition: a
+    # label does not make hiss worth adapting to.
+    extracted = extract_files([p for p, _ in items], models.features, progress, jobs=jobs)
+    feats, words = [], []
+    for f, (p, w) in zip(extracted, items):
+        if isinstance(f, Failure):
+            failures.append(f)
+        elif len(f) < need[w]:
+            failures.append(Failure(str(p), f"{p}: {too_short(models, len(f), w)}"))
+        else:
+            feats.append(f)
+            words.append(w)
+    return feats, words, failures
+
+
+def adapt_to_speaker(models, feats, words, cfg=None) -> tuple[object, dict]:
+    """Adapt ``models`` to the speaker of labelled recordings (supervised MAP).
+
+    Returns
+    -------
+    adapted : ModelSet
+        With an entry appended to ``training["adaptation"]`` (see
+        :func:`_noting_adaptation`).
+    used : dict of str -> int
+        Recordings each word was adapted on.
+    """
+    cfg = (cfg or AdaptConfig()).validated()
+    if not feats:
+        raise WordrecError("none of the recordings is usable for adaptation; no model written")
+    adapted = adapt_supervised(models, feats, words, cfg)
+    used = {w: sum(1 for x in words if x == w) for w in models.words}
+    return _noting_adaptation(adapted, cfg, used, labelled=True), used
+
+
+def adapt_to_voice(models, feats, cfg=None) -> tuple[object, dict]:
+    """Adapt ``models`` to the speaker of unlabelled recordings (unsupervised MAP).
+
+    The recordings are recognised; those the models accept (all, without a
+    calibration) adapt them, each to the word it was recognised as
+    (:func:`wordrec.core.adapt.adapt_unsupervised`).  Returns as
+    :func:`adapt_to_speaker`.
+    """
+    cfg = (cfg or AdaptConfig()).validated()
+    if not feats:
+        raise WordrecError("none of the recordings is usable for adaptation; no model written")
+    scores = score(models, feats)
+    conf = confidences(models, feats, scores)
+    adapted, _, answers = adapt_on_accepted(models, feats, scores, conf, rejection_threshold(models), cfg)
+    used = {w: int(np.sum(answers == j)) for j, w in enumerate(models.words)}
+    if not any(used.values()):
+        raise WordrecError(
+            f"the model recognised none of the {len(feats)} usable recordings confidently enough to adapt to them; "
+            "no model written"
+        )
+    return _noting_adaptation(adapted, cfg, used, labelled=False), used
+
+
+def _noting_adaptation(models, cfg, used: dict, labelled: bool):
+    """``models`` with ``{prior, labelled, recordings}`` appended to ``training["adaptation"]``."""
+    record = {"prior": cfg.prior, "labelled": labelled, "recordings": used}
+    training = dict(models.training, adaptation=list(models.training.get("adaptation", [])) + [record])
+    return dataclasses.replace(models, training=training)

@@ -1,0 +1,75 @@
+"""Evaluation on labelled recordings: accuracy and confusions, and open-set error rates."""
+
+from __future__ import annotations
+
+from wordrec.core.confidence import error_rates
+from wordrec.core.metrics import report
+from wordrec.core.model import UNKNOWN
+from wordrec.errors import WordrecError
+from wordrec.jobs.featurise import Failure
+from wordrec.jobs.recognition import recognize_files, rejection_threshold
+
+
+def evaluate_corpus(models, items, progress=None, adapt=None) -> tuple[dict, list[Failure]]:
+    """Recognise labelled ``(path, word)`` items and summarise (``adapt``: as for :func:`recognize_files`).
+
+    Returns the report of :func:`wordrec.core.metrics.report` (labels: the
+    model's words plus any true word it lacks) and the files that failed.
+    """
+    answers = recognize_files(models, [p for p, _ in items], 1, progress, adapt=adapt)
+    ok = [(a, w) for a, (_, w) in zip(answers, items) if a.failure is None]
+    failures = [a.failure for a in answers if a.failure is not None]
+    truth = [w for _, w in ok]
+    labels = list(models.words) + sorted(set(truth) - set(models.words))
+    rep = report(truth, [a.ranked.best for a, _ in ok], labels, [a.path for a, _ in ok])
+    rep["n_failed"] = len(failures)
+    return rep, failures
+
+
+def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float | None = None,
+                      adapt=None) -> tuple[dict, list[Failure]]:
+    """In-vocabulary ``(path, word)`` items and out-of-vocabulary files, with rejection.
+
+    With ``adapt``, all of them are one batch for :func:`recognize_files`.
+
+    Returns
+    -------
+    report : dict
+        The :func:`wordrec.core.metrics.report` fields over all files, where OOV
+        files have the truth ``<unknown>`` and rejected answers are
+        ``<unknown>`` (so the confusion matrix has an ``<unknown>`` row and
+        column), plus ``closed_set_accuracy`` (in-vocabulary, rejection
+        ignored), ``false_rejection`` (in-vocabulary files answered
+        ``<unknown>``), ``false_acceptance`` (OOV files given a word),
+        ``threshold``, ``eer`` and ``points`` (the DET curve: false rejection
+        and false acceptance at every threshold).
+    failures : list of Failure
+    """
+    if models.calibration is None or models.background is None:
+        what = "rejection calibration" if models.calibration is None else "background model, so no confidences"
+        raise WordrecError(f"the model has no {what} (train it without --no-reject)")
+    paths = [p for p, _ in items] + list(oov_paths)
+    truth_all = [w for _, w in items] + [UNKNOWN] * len(oov_paths)
+    answers = recognize_files(models, paths, 1, progress, threshold, adapt=adapt)
+    failures = [a.failure for a in answers if a.failure is not None]
+    ok = [(a, t) for a, t in zip(answers, truth_all) if a.failure is None]
+    truth = [t for _, t in ok]
+    labels = list(models.words) + sorted(set(truth) - set(models.words) - {UNKNOWN}) + [UNKNOWN]
+    rep = report(truth, [a.word for a, _ in ok], labels, [a.path for a, _ in ok])
+    inv = [(a, t) for a, t in ok if t != UNKNOWN]
+    oov = [a for a, t in ok if t == UNKNOWN]
+    # A rate over no recordings is unknown (null), not 0; so is the DET curve
+    # without recordings on both sides.
+    rates = error_rates([a.confidence for a, _ in inv], [a.confidence for a in oov]) if inv and oov else None
+    rep.update(
+        closed_set_accuracy=sum(a.ranked.best == t for a, t in inv) / len(inv) if inv else None,
+        n_in_vocabulary=len(inv),
+        n_out_of_vocabulary=len(oov),
+        false_rejection=sum(not a.accepted for a, _ in inv) / len(inv) if inv else None,
+        false_acceptance=sum(a.accepted for a in oov) / len(oov) if oov else None,
+        threshold=rejection_threshold(models, threshold),
+        eer=rates["eer"] if rates else None,
+        points=rates["points"] if rates else [],
+        n_failed=len(failures),
+    )
+    return rep, failures

@@ -1,0 +1,99 @@
+"""Recognition of single-word recordings: files in, one answer per file.
+
+Every file is read, trimmed and featurised (:mod:`wordrec.jobs.featurise`),
+scored against every word, and given a confidence; below the rejection
+threshold the answer is ``<unknown>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wordrec.core.adapt import adapt_unsupervised
+from wordrec.core.model import UNKNOWN
+from wordrec.core.openset import confidences
+from wordrec.core.score import rank, score
+from wordrec.jobs.featurise import Failure, extract_files, too_short
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The ranked words for one file, or why there are none.
+
+    ``confidence`` is None when the model has no calibration; ``accepted``
+    is False when the confidence is below the rejection threshold (the
+    answer is then ``<unknown>``).
+    """
+
+    path: str
+    ranked: object = None  # recognize.Ranked
+    n_frames: int = 0
+    failure: Failure | None = None
+    confidence: float | None = None
+    accepted: bool = True
+
+    @property
+    def word(self) -> str:
+        return self.ranked.best if self.accepted else UNKNOWN
+
+
+def rejection_threshold(models, threshold: float | None = None, reject: bool = True) -> float:
+    """The confidence below which an answer is ``<unknown>``: 0 (accept all)
+    without ``reject`` or without a calibration, else ``threshold`` if given,
+    else the model's calibrated one."""
+    if not reject:
+        return 0.0
+    if threshold is not None:
+        return threshold
+    return models.calibration.threshold if models.calibration is not None else 0.0
+
+
+def recognize_files(models, paths, nbest: int | None = None, progress=None,
+                    threshold: float | None = None, reject: bool = True, adapt=None) -> list[Answer]:
+    """Score every file against every word; one :class:`Answer` per path.
+
+    Parameters
+    ----------
+    threshold : float, optional
+        Confidence below which an answer is rejected; default: the model's
+        calibrated threshold.
+    reject : bool
+        False accepts every answer (the confidence is still given).
+    adapt : wordrec.core.adapt.AdaptConfig, optional
+        Treat the files as one speaker's: adapt the models to them
+        (:func:`wordrec.core.adapt.adapt_unsupervised`) and answer with the
+        adapted models.
+    """
+    feats = extract_files(list(paths), models.features, progress)
+    good = [i for i, f in enumerate(feats) if not isinstance(f, Failure)]
+    good_feats = [feats[i] for i in good]
+    scores = score(models, good_feats) if good else np.zeros((0, len(models.models)))
+    conf = confidences(models, good_feats, scores) if good else None
+    threshold = rejection_threshold(models, threshold, reject)
+    if adapt is not None and good:
+        models, scores, _ = adapt_on_accepted(models, good_feats, scores, conf, threshold, adapt)
+        conf = confidences(models, good_feats, scores)
+    answers: list = [None] * len(feats)
+    for i, f in enumerate(feats):
+        if isinstance(f, Failure):
+            answers[i] = Answer(str(paths[i]), failure=f)
+    for k, (row, i) in enumerate(zip(scores, good)):
+        ranked = rank(row, models.words, nbest)
+        if not ranked.words:
+            fail = Failure(str(paths[i]), f"{paths[i]}: {too_short(models, len(feats[i]))}")
+            answers[i] = Answer(str(paths[i]), failure=fail)
+            continue
+        c = None if conf is None else float(conf[k])
+        accepted = c is None or c >= threshold
+        answers[i] = Answer(str(paths[i]), ranked, len(feats[i]), confidence=c, accepted=accepted)
+    return answers
+
+
+def adapt_on_accepted(models, feats, scores, conf, threshold: float, cfg):
+    """:func:`wordrec.core.adapt.adapt_unsupervised` on the answers the unadapted
+    models accept (``conf >= threshold``; all when ``conf`` is None), so that
+    unknown words and noise do not pull the models towards themselves."""
+    use = None if conf is None else conf >= threshold
+    return adapt_unsupervised(models, feats, scores, cfg, use)
