@@ -76,3 +76,11 @@ def train_tone_model(root: Path):
     result = CliRunner().invoke(cli, ["train", str(data), "-o", str(model), "--states", "3", "--mix", "2", "-j", "1"])
     assert result.exit_code == 0, result.output
     return data, model, result
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config, items):
+    # Tests on FSDD are the slow end-to-end ones: 'make quick' (-m 'not slow') leaves them out.
+    for item in items:
+        if "fsdd" in getattr(item, "fixturenames", ()) or item.get_closest_marker("fsdd"):
+            item.add_marker(pytest.mark.slow)

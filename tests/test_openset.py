@@ -15,6 +15,9 @@ from wordrec.cli import cli
 RATE = 8000
 
 
+pytestmark = pytest.mark.fsdd  # every test here trains on FSDD
+
+
 def _fsdd_and_workdir(tmp_path_factory, name):
     """FSDD's root and a fresh work folder; skips the test where FSDD is absent."""
     root = fsdd_root()

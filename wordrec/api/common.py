@@ -43,6 +43,8 @@ class Result:
         Why the recording could not be used, naming it; None when it was.
     name : str
         The recording's path, or ``recordings[i]`` for an array.
+    note : str or None
+        A hint, e.g. that the recording is far longer than any word.
     """
 
     word: str | None
@@ -54,6 +56,7 @@ class Result:
     accepted: bool
     failure: str | None
     name: str
+    note: str | None = None
 
 
 class _Reported(Events):
@@ -116,5 +119,5 @@ def result_of(a) -> Result:
     ranked = a.ranked
     return Result(
         a.word, ranked.best, a.confidence, ranked.log_lik, list(zip(ranked.words, ranked.log_liks)),
-        a.n_frames, a.accepted, None, a.path,
+        a.n_frames, a.accepted, None, a.path, a.note,
     )

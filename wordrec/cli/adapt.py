@@ -7,6 +7,8 @@ import click
 from wordrec.cli.common import (
     Range,
     cores,
+    count,
+    listed_above,
     progress,
     report_failures,
     report_skipped,
@@ -62,4 +64,8 @@ def adapt(model_path, data, output, unlabelled, prior, jobs, quiet):
     click.echo("word\trecordings")
     for word, n in used.items():
         click.echo(f"{word}\t{n}")
-    say(f"Wrote {output}: adapted on {sum(used.values())} recordings of {sum(n > 0 for n in used.values())} words, {len(failures)} file(s) skipped.")
+    n_words = sum(n > 0 for n in used.values())
+    say(
+        f"Wrote {output}: adapted on {count(sum(used.values()), 'recording')} of {count(n_words, 'word')}"
+        f"{listed_above(len(skipped), len(failures))}."
+    )

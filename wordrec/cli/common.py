@@ -127,6 +127,17 @@ def json_text(obj, indent: int | None = None) -> str:
     return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 word``, ``2 words``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def listed_above(n_skipped: int, n_errors: int) -> str:
+    """``; 2 files skipped and 1 error, listed above`` for the lines printed on stderr, or ``""``."""
+    parts = ([count(n_skipped, "file") + " skipped"] if n_skipped else []) + ([count(n_errors, "error")] if n_errors else [])
+    return f"; {' and '.join(parts)}, listed above" if parts else ""
+
+
 def fmt(x: float) -> str:
     return f"{x:.3f}"
 

@@ -11,6 +11,7 @@ from wordrec.cli.common import (
     Range,
     adaptation,
     cores,
+    count,
     dump_json,
     progress,
     report_failures,
@@ -84,11 +85,19 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         return
 
     from wordrec.io import corpus, modelfile
-    from wordrec.jobs.evaluation import evaluate_corpus, evaluate_open_set
+    from wordrec.jobs.evaluation import (
+        evaluate_corpus,
+        evaluate_open_set,
+        words_not_in_model,
+    )
 
     models = modelfile.load(model_path)
     found = corpus.load(data)
     report_skipped(found.skipped)
+    missing = words_not_in_model(models, found.items)
+    if missing:
+        which = ", ".join(f"{w!r} ({count(n, 'file')})" for w, n in missing.items())
+        say(f"Note: the model has no word {which}: those files can only count as errors")
     if oov_dir is not None:
         oov_files, skipped = corpus.expand([oov_dir])
         report_skipped(skipped)
@@ -119,9 +128,9 @@ def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_jso
     report_skipped(found.skipped)
     items = list(found.items)
     if group_by is not None:
+        split = crossval.by_group(items, group_by)  # fails first if the pattern finds too few groups
         for p, _ in crossval.ungrouped(items, group_by):
             say(f"Skipped: {p}: file name does not match --group-by {group_by!r}")
-        split = crossval.by_group(items, group_by)
         method = {"method": "group-by", "regex": group_by}
     else:
         split = crossval.kfold(items, folds, train_cfg.seed)

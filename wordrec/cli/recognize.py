@@ -63,6 +63,9 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
     failed = [r.failure for r in results if r.failure]
     for message in failed:
         say(f"Error: {message}")
+    for r in results:
+        if r.note:
+            say(f"Note: {r.note}")
     if as_json:
         dump_json([answer_json(r) for r in results if r.failure is None])
     else:

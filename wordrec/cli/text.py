@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wordrec.cli.common import fmt, shown
+from wordrec.cli.common import count, fmt, shown
 
 
 def pct(x) -> str:
@@ -44,8 +44,10 @@ def cv_text(rep: dict) -> str:
 def open_set_text(rep: dict) -> str:
     lines = [
         f"in-vocabulary accuracy\t{pct(rep['closed_set_accuracy'])}\t(closed set, {rep['n_in_vocabulary']} files)",
-        f"false rejections\t{pct(rep['false_rejection'])}\t(in-vocabulary files answered <unknown>)",
-        f"false acceptances\t{pct(rep['false_acceptance'])}\t({rep['n_out_of_vocabulary']} out-of-vocabulary files given a word)",
+        f"false rejections\t{pct(rep['false_rejection'])}\t({rep['n_false_rejections']} of "
+        f"{count(rep['n_in_vocabulary'], 'in-vocabulary file')} answered <unknown>)",
+        f"false acceptances\t{pct(rep['false_acceptance'])}\t({rep['n_false_acceptances']} of "
+        f"{count(rep['n_out_of_vocabulary'], 'out-of-vocabulary file')} given a word)",
         f"threshold\t{rep['threshold']:.3f}",
         f"equal error rate\t{pct(rep['eer'])}",
         "",

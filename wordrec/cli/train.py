@@ -9,6 +9,8 @@ from wordrec.cli.common import (
     Bars,
     Range,
     cores,
+    count,
+    listed_above,
     refuse_given,
     say,
 )
@@ -87,4 +89,8 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
         rec.fit_folder(data, progress=bars.events)
     rec.save(output)
     click.echo(train_summary(rec.model_))
-    say(f"Wrote {output}: {len(rec.words_)} words, {rec.sample_rate_} Hz, {len(rec.failures_)} file(s) skipped.")
+    used = sum(d["n_recordings"] for d in rec.model_.diagnostics["words"].values())
+    say(
+        f"Wrote {output}: {count(len(rec.words_), 'word')} at {rec.sample_rate_} Hz from "
+        f"{count(used, 'recording')}{listed_above(len(rec.skipped_), len(rec.failures_))}."
+    )

@@ -10,6 +10,16 @@ from wordrec.jobs.featurise import Failure
 from wordrec.jobs.recognition import recognize_files, rejection_threshold
 
 
+def words_not_in_model(models, items) -> dict:
+    """``{word: n_files}`` for the labelled items whose word the model does not know."""
+    known = set(models.words)
+    missing: dict = {}
+    for _, w in items:
+        if w not in known:
+            missing[w] = missing.get(w, 0) + 1
+    return dict(sorted(missing.items()))
+
+
 def evaluate_corpus(models, items, progress=None, adapt=None) -> tuple[dict, list[Failure]]:
     """Recognise labelled ``(path, word)`` items and summarise (``adapt``: as for :func:`recognize_files`).
 
@@ -65,6 +75,8 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         closed_set_accuracy=sum(a.ranked.best == t for a, t in inv) / len(inv) if inv else None,
         n_in_vocabulary=len(inv),
         n_out_of_vocabulary=len(oov),
+        n_false_rejections=sum(not a.accepted for a, _ in inv),
+        n_false_acceptances=sum(a.accepted for a in oov),
         false_rejection=sum(not a.accepted for a, _ in inv) / len(inv) if inv else None,
         false_acceptance=sum(a.accepted for a in oov) / len(oov) if oov else None,
         threshold=rejection_threshold(models, threshold),

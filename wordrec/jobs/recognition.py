@@ -33,10 +33,38 @@ class Answer:
     failure: Failure | None = None
     confidence: float | None = None
     accepted: bool = True
+    note: str | None = None
 
     @property
     def word(self) -> str:
         return self.ranked.best if self.accepted else UNKNOWN
+
+
+#: A recording this many times longer than the longest word (on average, in
+#: training) and over a second is taken for several words: a hint at --segment.
+LONG_FACTOR = 3.0
+
+
+def longest_word_frames(models) -> float | None:
+    """Frames of the longest word on average over its training recordings (None if not recorded)."""
+    lengths = [
+        d["n_frames"] / (d["n_recordings"] + d.get("n_noisy_copies", 0))
+        for d in models.diagnostics.get("words", {}).values()
+        if isinstance(d, dict) and d.get("n_recordings", 0) + d.get("n_noisy_copies", 0) > 0 and "n_frames" in d
+    ]
+    return max(lengths) if lengths else None
+
+
+def length_note(models, path, n_frames: int) -> str | None:
+    """A hint when a recording is far longer than any word the model knows, or None."""
+    longest = longest_word_frames(models)
+    step = models.features.win_step
+    if longest is None or n_frames < LONG_FACTOR * longest or n_frames * step < 1.0:
+        return None
+    return (
+        f"{path}: {n_frames * step:.1f} s of sound, far longer than any word of the model (the longest "
+        f"averages {longest * step:.1f} s); for a recording of several words use --segment"
+    )
 
 
 def rejection_threshold(models, threshold: float | None = None, reject: bool = True) -> float:
@@ -87,7 +115,8 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
             continue
         c = None if conf is None else float(conf[k])
         accepted = c is None or c >= threshold
-        answers[i] = Answer(str(paths[i]), ranked, len(feats[i]), confidence=c, accepted=accepted)
+        note = length_note(models, paths[i], len(feats[i]))
+        answers[i] = Answer(str(paths[i]), ranked, len(feats[i]), confidence=c, accepted=accepted, note=note)
     return answers
 
 
