@@ -126,12 +126,13 @@ def test_a_bad_recording_does_not_stop_the_batch(tones):
     _, _, arrays, words, rec = tones
     bad = [np.zeros(0), np.full(4000, np.nan), np.zeros(4000), arrays[0], np.zeros((2, 4000)), "/no/such.wav"]
     results = rec.recognize(bad, sample_rate=8000)
-    assert [r.failure is None for r in results] == [False, False, False, True, False, False]
+    assert [r.failure is None for r in results] == [False, False, True, True, False, False]
     assert results[3].word == words[0]
+    assert results[2].word == "<silence>" and results[2].best_word is None  # silence is an answer
     assert "recordings[1]" in results[1].failure and "NaN" in results[1].failure
     assert "transpose" in results[4].failure
     assert "/no/such.wav" in results[5].failure
-    assert [r.word for r in results] == [None, None, None, words[0], None, None]
+    assert [r.word for r in results] == [None, None, "<silence>", words[0], None, None]
     lls = rec.log_likelihoods(bad, sample_rate=8000)
     assert np.isnan(lls[0]).all() and np.isfinite(lls[3]).all()
 

@@ -107,7 +107,8 @@ def _resampled(rate):
 
 
 # name -> (builder(tmp) -> path, expected): expected is a regex the problem must
-# match, or ("word", w) / ("any word",) for recordings that must be answered.
+# match, or ("word", w) / ("any word",) for recordings that must be answered,
+# or ("silence",) for those without sound, which are answered <silence>.
 HOSTILE = {
     "empty file": (lambda t: _put(t / "empty.wav", b""), r"empty file"),
     "text renamed .wav": (
@@ -132,8 +133,8 @@ HOSTILE = {
     "unknown format tag": (lambda t: _patched(t, "tag.wav", 20, 0x55, 2), r"not a readable audio file"),
     "data size too large": (lambda t: _patched(t, "size.wav", 40, 0xFFFFFFF0, 4), ("word", "mid")),
     "zero frames": (lambda t: write_wav(t / "zero.wav", np.zeros(0)), r"no audio samples"),
-    "digital silence": (lambda t: write_wav(t / "silence.wav", np.zeros(RATE)), r"no sound \(digital silence"),
-    "constant DC": (lambda t: write_wav(t / "dc_only.wav", np.full(RATE, 0.25)), r"no sound \(every sample is 0\.25"),
+    "digital silence": (lambda t: write_wav(t / "silence.wav", np.zeros(RATE)), ("silence",)),
+    "constant DC": (lambda t: write_wav(t / "dc_only.wav", np.full(RATE, 0.25)), ("silence",)),
     "too short for the models": (lambda t: write_wav(t / "blip.wav", _mid()[:100]), r"too short to recognise"),
     "a single sample": (lambda t: write_wav(t / "one.wav", _mid()[:1]), r"too short to recognise"),
     "NaN in a float WAV": (
@@ -184,6 +185,10 @@ def test_hostile_file_gets_an_answer_or_one_error_line_and_the_batch_goes_on(ton
         assert re.search(expected, problem), problem
         assert "\n" not in problem
         assert str(bad) not in got
+    elif expected[0] == "silence":
+        assert result.exit_code == 0, result.output
+        assert error_lines(result) == []
+        assert got[str(bad)] == "<silence>"
     else:
         assert result.exit_code == 0, result.output
         assert error_lines(result) == []
@@ -196,8 +201,8 @@ def test_eval_counts_hostile_files_as_failed_and_scores_the_rest(tones, tmp_path
     _, model_path = tones
     test = tmp_path / "test"
     (test / "mid").mkdir(parents=True)
-    bad = ("empty file", "text renamed .wav", "digital silence", "NaN in a float WAV", "zero frames")
-    for case in bad + ("FLAC", "24-bit"):
+    bad = ("empty file", "text renamed .wav", "NaN in a float WAV", "zero frames")
+    for case in bad + ("FLAC", "24-bit", "digital silence"):
         made = HOSTILE[case][0](tmp_path)
         made.rename(test / "mid" / made.name)
     write_wav(test / "low" / "low.wav", np.concatenate([tone([300], 0.3, seed=3), tone([500], 0.3, seed=4)]))
@@ -205,7 +210,11 @@ def test_eval_counts_hostile_files_as_failed_and_scores_the_rest(tones, tmp_path
     assert result.exit_code == 3
     rep = json.loads(result.stdout)
     assert rep["n_failed"] == len(bad) == len(error_lines(result))
-    assert rep["n_files"] == 3 and rep["accuracy"] == 1.0
+    # Silence is an answer, and for a word's file a wrong one.
+    assert rep["n_files"] == 4 and rep["accuracy"] == 0.75
+    assert rep["labels"][-1] == "<silence>" and rep["errors"] == [
+        {"path": str(test / "mid" / "silence.wav"), "truth": "mid", "recognized": "<silence>"}
+    ]
     assert all(line.startswith(f"Error: {test / 'mid'}{os.sep}") for line in error_lines(result))
 
 

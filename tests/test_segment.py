@@ -236,10 +236,16 @@ def test_segment_cli_prints_one_line_per_word_and_json(takes, clean_model, tmp_p
     assert {s["word"] for s in json.loads(result.stdout)} == {"<unknown>"}
 
 
-def test_no_speech_is_reported_not_scored(clean_model, tmp_path, rng):
+def test_no_speech_is_answered_silence_not_scored(clean_model, tmp_path, rng):
     quiet = write_wav(tmp_path / "noise.wav", 0.01 * rng.standard_normal(3 * RATE), RATE)
-    for args in (["--segment"], []):
-        result = CliRunner().invoke(cli, ["recognize", "-m", str(clean_model), *args, str(quiet)])
-        assert result.exit_code == 3, result.output
-        assert result.stdout == "" or result.stdout.strip() == "[]"
-        assert f"{quiet}: no speech found" in result.stderr
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(clean_model), "--segment", str(quiet)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{quiet}\t0.000\t3.000\t<silence>\t-\t-\n" and result.stderr == ""
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(clean_model), str(quiet)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{quiet}\t<silence>\t-\t-\n" and result.stderr == ""
+    result = CliRunner().invoke(cli, ["recognize", "-m", str(clean_model), "--json", str(quiet)])
+    assert json.loads(result.stdout)[0] | {"path": None} == {
+        "path": None, "word": "<silence>", "best_word": None, "log_lik": None, "confidence": None,
+        "accepted": False, "n_frames": 0, "nbest": [],
+    }

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Recognizer", "Result", "Events", "WordrecError", "UNKNOWN", "__version__"]
+__all__ = ["Recognizer", "Result", "Events", "WordrecError", "UNKNOWN", "SILENCE", "__version__"]
 
 _WHERE = {
     "Recognizer": "wordrec.api.recognizer",
     "Result": "wordrec.api.common",
-    "UNKNOWN": "wordrec.core.model",
+    "UNKNOWN": "wordrec.core.labels",
+    "SILENCE": "wordrec.core.labels",
     "Events": "wordrec.jobs.events",
     "WordrecError": "wordrec.errors",
 }

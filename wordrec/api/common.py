@@ -25,10 +25,12 @@ class Result:
     Attributes
     ----------
     word : str or None
-        The answer: a word, ``"<unknown>"`` (confidence below the threshold)
-        or None when the recording could not be used (see ``failure``).
+        The answer: a word, ``"<unknown>"`` (confidence below the threshold),
+        ``"<silence>"`` (no speech in the recording: nothing was scored), or
+        None when the recording could not be used (see ``failure``).
     best_word : str or None
-        The word with the highest log-likelihood, whatever its confidence.
+        The word with the highest log-likelihood, whatever its confidence
+        (None for silence).
     confidence : float or None
         In [0, 1] (see docs/design.md); None for a model without calibration.
     log_lik : float or None
@@ -116,6 +118,8 @@ def recordings_of(recordings, sample_rate=None) -> list:
 def result_of(a) -> Result:
     if a.failure is not None:
         return Result(None, None, None, None, [], 0, False, a.failure.message, a.path)
+    if a.silent:
+        return Result(a.word, None, None, None, [], 0, False, None, a.path)
     ranked = a.ranked
     return Result(
         a.word, ranked.best, a.confidence, ranked.log_lik, list(zip(ranked.words, ranked.log_liks)),

@@ -244,7 +244,7 @@ class Recognizer:
         ndarray, shape (n_recordings, n_words)
             Columns in the order of ``words_``; ``-inf`` where a recording is
             too short for a word's model, NaN rows for recordings that could
-            not be used.
+            not be used or hold no speech.
         """
         from wordrec.core.score import score
         from wordrec.jobs.featurise import Failure, extract_files

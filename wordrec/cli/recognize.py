@@ -15,8 +15,16 @@ from wordrec.cli.common import (
     refuse_given,
     report_skipped,
     say,
+    shown,
 )
-from wordrec.cli.text import answer_json, answer_line, segment_json, segment_line
+from wordrec.cli.text import (
+    answer_json,
+    answer_line,
+    segment_json,
+    segment_line,
+    silent_segment,
+)
+from wordrec.core.labels import SILENCE
 from wordrec.errors import WordrecError
 
 
@@ -96,9 +104,12 @@ def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None
             failed.append(str(exc))
             say(f"Error: {exc}")
             continue
-        if n_found == 0:
-            failed.append(f"{path}: no speech found")
-            say(f"Error: {path}: no speech found")
+        if n_found == 0:  # a take with no speech in it is answered as a recording would be
+            quiet_take = silent_segment(path, total / rate)
+            if as_json:
+                found.append(quiet_take)
+            else:
+                click.echo(f"{shown(path)}\t0.000\t{quiet_take['end_s']:.3f}\t{SILENCE}\t-\t-")
     if as_json:
         dump_json(found)
     if failed:

@@ -58,7 +58,7 @@ def open_set_text(rep: dict) -> str:
 def answer_line(r, nbest: int) -> str:
     """``path<TAB>word<TAB>log-likelihood<TAB>confidence`` (and the N-best) of one :class:`wordrec.api.Result`."""
     conf = "-" if r.confidence is None else f"{r.confidence:.3f}"
-    line = f"{shown(r.name)}\t{r.word}\t{fmt(r.log_lik)}\t{conf}"
+    line = f"{shown(r.name)}\t{r.word}\t{'-' if r.log_lik is None else fmt(r.log_lik)}\t{conf}"
     if nbest > 1:
         line += "".join(f"\t{w}\t{fmt(s)}" for w, s in r.nbest)
     return line
@@ -78,7 +78,7 @@ def answer_json(r) -> dict:
 
 
 def segment_word(seg, threshold: float) -> str:
-    from wordrec.core.model import UNKNOWN
+    from wordrec.core.labels import UNKNOWN
 
     if seg.ranked is None or (seg.confidence is not None and seg.confidence < threshold):
         return UNKNOWN
@@ -109,6 +109,14 @@ def segment_json(seg, threshold: float) -> dict:
         "n_frames": seg.n_frames,
         "nbest": [{"word": w, "log_lik": s} for w, s in zip(ranked.words, ranked.log_liks)] if ranked else [],
     }
+
+
+def silent_segment(path, seconds: float) -> dict:
+    """The JSON of a take with no speech at all: one ``<silence>`` from its start to its end."""
+    from wordrec.core.labels import SILENCE
+
+    return {"path": str(path), "start_s": 0.0, "end_s": seconds, "word": SILENCE, "best_word": None, "log_lik": None,
+            "confidence": None, "n_frames": 0, "nbest": []}
 
 
 def train_summary(models) -> str:

@@ -11,6 +11,7 @@ in a few array operations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,6 +171,21 @@ def _round_half_up(x: float) -> int:
     return int(np.floor(x + 0.5))
 
 
+def _cached(make):
+    """``make(cfg)`` computed once per config and read-only: a batch of one
+    recording should not pay for the filterbank and the DCT again."""
+
+    @functools.lru_cache(maxsize=16)
+    def cached(cfg):
+        out = make(cfg)
+        out.setflags(write=False)
+        return out
+
+    cached.__doc__ = make.__doc__
+    return cached
+
+
+@_cached
 def _window(cfg: FeatureConfig) -> np.ndarray:
     n = cfg.frame_length
     if cfg.window == "hamming":
@@ -194,6 +210,7 @@ def mel_points(cfg: FeatureConfig) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
+@_cached
 def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     """Triangular mel filters, ``(n_filters, nfft // 2 + 1)``: python_speech_features' ``get_filterbanks``.
 
@@ -212,6 +229,7 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     return fbank
 
 
+@_cached
 def cepstrum_matrix(cfg: FeatureConfig) -> np.ndarray:
     """``(n_ceps, n_filters)``: the orthonormal DCT-II rows kept, times the lifter.
 

@@ -13,11 +13,10 @@ import numpy as np
 
 from wordrec.core.features import FeatureConfig
 from wordrec.core.gmm import component_log_densities, safe_log
+from wordrec.core.labels import SILENCE, UNKNOWN  # noqa: F401 (re-exported: the answers that are not words)
 
 FORMAT = "wordrec-model"
 VERSION = 1
-#: What recognition answers for a rejected recording; no word may be called so.
-UNKNOWN = "<unknown>"
 
 
 @dataclass(frozen=True)

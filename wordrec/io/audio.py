@@ -43,6 +43,10 @@ _MAX_FACTOR = 2048
 _READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError, EOFError, MemoryError)
 
 
+class NoSound(WordrecError):
+    """A recording that holds no sound at all: every sample the same (digital silence, DC)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Samples:
     """A recording given as samples in memory instead of a file.
@@ -349,7 +353,7 @@ def _finished(path, signal: np.ndarray, file_rate: int, rate: int | None) -> tup
         raise _fail(path, "contains no audio samples (truncated?)")
     if len(signal) > 1 and signal.min() == signal.max():
         what = "digital silence, " if signal[0] == 0 else ""
-        raise _fail(path, f"no sound ({what}every sample is {signal[0]:g})")
+        raise NoSound(f"{path}: no sound ({what}every sample is {signal[0]:g})")
     signal = np.clip(signal, -1.0, 1.0)
     out_rate = file_rate if rate is None else int(rate)
     return resample(signal, file_rate, out_rate), out_rate

@@ -18,7 +18,15 @@ import numpy as np
 
 from wordrec.core.confidence import Calibration
 from wordrec.core.features import FeatureConfig
-from wordrec.core.model import FORMAT, UNKNOWN, VERSION, ModelSet, Outlier, WordModel
+from wordrec.core.model import (
+    FORMAT,
+    SILENCE,
+    UNKNOWN,
+    VERSION,
+    ModelSet,
+    Outlier,
+    WordModel,
+)
 from wordrec.errors import WordrecError
 
 _PROB_TOL = 1e-6
@@ -210,8 +218,9 @@ def word_problem(word) -> str | None:
     """Why ``word`` cannot name a word model, or None if it can.
 
     Words are printed as a column of tab-separated output, one line per
-    recording, and ``<unknown>`` is the answer for a rejected recording.
-    So a word must be a non-empty string other than ``<unknown>``, without
+    recording; ``<unknown>`` is the answer for a rejected recording and
+    ``<silence>`` for one without speech.  So a word must be a non-empty
+    string other than those two, without
     control characters (tab, newline, the escape that starts a terminal
     colour sequence, ...), line or paragraph separators, or lone
     surrogates (which cannot be printed as UTF-8).
@@ -225,6 +234,8 @@ def word_problem(word) -> str | None:
         return "must be a non-empty string"
     if word == UNKNOWN:
         return f"{UNKNOWN} is the answer for rejected recordings, not a word"
+    if word == SILENCE:
+        return f"{SILENCE} is the answer for recordings without speech, not a word"
     for c in word:
         kind = unicodedata.category(c)
         if kind == "Cc":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from wordrec.core.confidence import error_rates
+from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.metrics import report
-from wordrec.core.model import UNKNOWN
 from wordrec.errors import WordrecError
 from wordrec.jobs.featurise import Failure
 from wordrec.jobs.recognition import recognize_files, rejection_threshold
@@ -24,14 +24,17 @@ def evaluate_corpus(models, items, progress=None, adapt=None) -> tuple[dict, lis
     """Recognise labelled ``(path, word)`` items and summarise (``adapt``: as for :func:`recognize_files`).
 
     Returns the report of :func:`wordrec.core.metrics.report` (labels: the
-    model's words plus any true word it lacks) and the files that failed.
+    model's words plus any true word it lacks, and ``<silence>`` if a file
+    held no speech: an error) and the files that failed.  The accuracy is
+    closed-set: the best word, whatever its confidence.
     """
     answers = recognize_files(models, [p for p, _ in items], 1, progress, adapt=adapt)
     ok = [(a, w) for a, (_, w) in zip(answers, items) if a.failure is None]
     failures = [a.failure for a in answers if a.failure is not None]
     truth = [w for _, w in ok]
-    labels = list(models.words) + sorted(set(truth) - set(models.words))
-    rep = report(truth, [a.ranked.best for a, _ in ok], labels, [a.path for a, _ in ok])
+    predicted = [SILENCE if a.silent else a.ranked.best for a, _ in ok]
+    labels = list(models.words) + sorted(set(truth) - set(models.words)) + ([SILENCE] if SILENCE in predicted else [])
+    rep = report(truth, predicted, labels, [a.path for a, _ in ok])
     rep["n_failed"] = len(failures)
     return rep, failures
 
@@ -48,7 +51,7 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         The :func:`wordrec.core.metrics.report` fields over all files, where OOV
         files have the truth ``<unknown>`` and rejected answers are
         ``<unknown>`` (so the confusion matrix has an ``<unknown>`` row and
-        column), plus ``closed_set_accuracy`` (in-vocabulary, rejection
+        column; ``<silence>`` is a column too where a file held no speech), plus ``closed_set_accuracy`` (in-vocabulary, rejection
         ignored), ``false_rejection`` (in-vocabulary files answered
         ``<unknown>``), ``false_acceptance`` (OOV files given a word),
         ``threshold``, ``eer`` and ``points`` (the DET curve: false rejection
@@ -64,15 +67,21 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
     failures = [a.failure for a in answers if a.failure is not None]
     ok = [(a, t) for a, t in zip(answers, truth_all) if a.failure is None]
     truth = [t for _, t in ok]
+    predicted = [a.word for a, _ in ok]
     labels = list(models.words) + sorted(set(truth) - set(models.words) - {UNKNOWN}) + [UNKNOWN]
-    rep = report(truth, [a.word for a, _ in ok], labels, [a.path for a, _ in ok])
+    labels += [SILENCE] if SILENCE in predicted else []
+    rep = report(truth, predicted, labels, [a.path for a, _ in ok])
     inv = [(a, t) for a, t in ok if t != UNKNOWN]
     oov = [a for a, t in ok if t == UNKNOWN]
     # A rate over no recordings is unknown (null), not 0; so is the DET curve
     # without recordings on both sides.
-    rates = error_rates([a.confidence for a, _ in inv], [a.confidence for a in oov]) if inv and oov else None
+    # Silence has no confidence: no threshold accepts it.
+    def conf(a):
+        return 0.0 if a.silent else a.confidence
+
+    rates = error_rates([conf(a) for a, _ in inv], [conf(a) for a in oov]) if inv and oov else None
     rep.update(
-        closed_set_accuracy=sum(a.ranked.best == t for a, t in inv) / len(inv) if inv else None,
+        closed_set_accuracy=sum(not a.silent and a.ranked.best == t for a, t in inv) / len(inv) if inv else None,
         n_in_vocabulary=len(inv),
         n_out_of_vocabulary=len(oov),
         n_false_rejections=sum(not a.accepted for a, _ in inv),

@@ -32,6 +32,14 @@ class Failure:
     message: str
 
 
+@dataclass(frozen=True)
+class Silence:
+    """A recording with no speech in it (no sound at all, or only steady noise): answered ``<silence>``."""
+
+    path: str
+    message: str
+
+
 def check_headers(items, rate: int | None = None) -> tuple[int, list, list[Failure]]:
     """Read the header of every ``(path, word)`` item; pick the sample rate to train at.
 
@@ -70,12 +78,17 @@ def pick_rate(paths, rate: int | None = None) -> tuple[int, list[Failure]]:
     return rate_found, failures
 
 
-def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = False, jobs: int = 1, noise=None):
+def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = False, jobs: int = 1, noise=None,
+                  silence: bool = False):
     """Read and featurise files in chunks, in ``jobs`` worker processes.
 
     With ``labelled`` (training data, whose labels say a word is there), a
     recording in which endpointing finds no speech is kept whole instead of
     failing: the detector can miss a very quiet word, the label cannot.
+    Otherwise a recording without speech (no sound at all, or only steady
+    noise) is a :class:`Failure`, or with ``silence`` a :class:`Silence`:
+    an answer, not an error.  With ``silence`` the detector also judges
+    recordings for a model that does not trim them (nothing is cut).
 
     A path that is a folder stands for a folder in which no audio file was
     found (see :func:`wordrec.io.corpus.expand`) and fails as such.
@@ -89,15 +102,15 @@ def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = Fal
     Returns
     -------
     list, one per path
-        A Failure, an ndarray (n_frames, n_features), or with ``noise`` a
-        pair of them (the recording's, its noisy copy's) for the picked
-        recordings.  The same for any ``jobs``.
+        A Failure, a Silence, an ndarray (n_frames, n_features), or with
+        ``noise`` a pair of them (the recording's, its noisy copy's) for the
+        picked recordings.  The same for any ``jobs``.
     """
     paths = list(paths)
     # Chunks small enough to keep every worker busy, large enough that the
     # front end batches many recordings per FFT.
     size = max(_MIN_CHUNK_FILES, min(_CHUNK_FILES, -(-len(paths) // (4 * max(1, jobs)))))
-    chunks = [(paths[a : a + size], a, cfg, labelled, noise) for a in range(0, len(paths), size)]
+    chunks = [(paths[a : a + size], a, cfg, labelled, noise, silence) for a in range(0, len(paths), size)]
 
     def done(i: int) -> None:
         if progress:
@@ -108,7 +121,7 @@ def extract_files(paths, cfg: FeatureConfig, progress=None, labelled: bool = Fal
 
 def _extract_chunk(task) -> list:
     """:func:`extract_files` on one chunk of paths, in this process."""
-    paths, first, cfg, labelled, noise = task
+    paths, first, cfg, labelled, noise, silence = task
     signals, slots = [], []
     for k, p in enumerate(paths):
         try:
@@ -117,20 +130,23 @@ def _extract_chunk(task) -> list:
             signal, _ = audio.read(p, cfg.sample_rate)
             if len(signal) == 0:
                 raise WordrecError(f"{p}: no samples left after resampling")
-            if cfg.trim:
+            if cfg.trim or (silence and not labelled):
                 trimmed = vad.trim(signal, cfg.sample_rate, cfg)
                 if trimmed is None and not labelled:
-                    raise WordrecError(f"{p}: no speech found")
-                signal = signal if trimmed is None else trimmed
+                    raise audio.NoSound(f"{p}: no speech found")
+                if cfg.trim and trimmed is not None:
+                    signal = trimmed
             copy = noise.copy(signal, first + k) if noise is not None else None
             slots.append(len(signals) if copy is None else (len(signals), len(signals) + 1))
             signals.extend([signal] if copy is None else [signal, copy])
+        except audio.NoSound as exc:
+            slots.append(Silence(str(p), str(exc)) if silence and not labelled else Failure(str(p), str(exc)))
         except WordrecError as exc:
             slots.append(Failure(str(p), str(exc)))
     feats = features.extract_many(signals, cfg)
     out = []
     for s in slots:
-        if isinstance(s, Failure):
+        if isinstance(s, (Failure, Silence)):
             out.append(s)
         elif isinstance(s, tuple):
             out.append((feats[s[0]], feats[s[1]]))

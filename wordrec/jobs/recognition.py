@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from wordrec.core.adapt import adapt_unsupervised
-from wordrec.core.model import UNKNOWN
+from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.openset import confidences
 from wordrec.core.score import rank, score
-from wordrec.jobs.featurise import Failure, extract_files, too_short
+from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class Answer:
 
     ``confidence`` is None when the model has no calibration; ``accepted``
     is False when the confidence is below the rejection threshold (the
-    answer is then ``<unknown>``).
+    answer is then ``<unknown>``).  ``silent``: the recording holds no
+    speech (the answer is ``<silence>``; nothing was scored).
     """
 
     path: str
@@ -34,9 +35,12 @@ class Answer:
     confidence: float | None = None
     accepted: bool = True
     note: str | None = None
+    silent: bool = False
 
     @property
     def word(self) -> str:
+        if self.silent:
+            return SILENCE
         return self.ranked.best if self.accepted else UNKNOWN
 
 
@@ -94,8 +98,8 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
         (:func:`wordrec.core.adapt.adapt_unsupervised`) and answer with the
         adapted models.
     """
-    feats = extract_files(list(paths), models.features, progress)
-    good = [i for i, f in enumerate(feats) if not isinstance(f, Failure)]
+    feats = extract_files(list(paths), models.features, progress, silence=True)
+    good = [i for i, f in enumerate(feats) if not isinstance(f, (Failure, Silence))]
     good_feats = [feats[i] for i in good]
     scores = score(models, good_feats) if good else np.zeros((0, len(models.models)))
     conf = confidences(models, good_feats, scores) if good else None
@@ -107,6 +111,8 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
     for i, f in enumerate(feats):
         if isinstance(f, Failure):
             answers[i] = Answer(str(paths[i]), failure=f)
+        elif isinstance(f, Silence):
+            answers[i] = Answer(str(paths[i]), accepted=False, silent=True)
     for k, (row, i) in enumerate(zip(scores, good)):
         ranked = rank(row, models.words, nbest)
         if not ranked.words:
