@@ -17,6 +17,8 @@ from wordrec import __version__
 from wordrec.cli.adapt import adapt
 from wordrec.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, say
 from wordrec.cli.evaluate import evaluate
+from wordrec.cli.explain import explain
+from wordrec.cli.inspect import inspect
 from wordrec.cli.recognize import recognize
 from wordrec.cli.train import train
 from wordrec.errors import WordrecError
@@ -46,7 +48,7 @@ def cli():
     """
 
 
-for _command in (train, adapt, recognize, evaluate):
+for _command in (train, adapt, recognize, evaluate, explain, inspect):
     cli.add_command(_command)
 
 

@@ -47,8 +47,10 @@ def _group_regex(ctx, param, value):
 @click.option("--threshold", default=None, type=Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False, readable=False), help="Draw the confusion matrix, with --oov the DET curve beside it, with --folds/--group-by the accuracy per fold (.png, .svg or .pdf; needs matplotlib).")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, readable=False), help="Write the confusion matrix as CSV (rows = truth).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, as_json, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, as_json, plot, csv_path, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -80,8 +82,9 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         raise click.UsageError("--threshold applies to the --oov report: give --oov DIR too")
     if model_path is not None and (cv_options or sample_rate is not None or jobs is not None):
         raise click.UsageError("training options (--states, --mix, --seed, -j, ...) apply only with --folds or --group-by")
+    _check_report_files(plot, csv_path)
     if cross:
-        _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, adaptation(adapt))
+        _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, adaptation(adapt), plot, csv_path)
         return
 
     from wordrec.io import corpus, modelfile
@@ -108,6 +111,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         with progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
             rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt))
     report_failures(failures)
+    _write_report_files(rep, plot, csv_path)
     if as_json:
         dump_json(rep)
     else:
@@ -116,7 +120,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         sys.exit(EXIT_SOME_FAILED)
 
 
-def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, adapt=None) -> None:
+def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, adapt=None, plot=None, csv_path=None) -> None:
     from wordrec.core.features import FeatureConfig
     from wordrec.core.train import TrainConfig
     from wordrec.io import corpus
@@ -155,9 +159,34 @@ def _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_jso
     rep["n_failed"] = len(failures)
     rep["cross_validation"] = method
     rep["adapted"] = adapt is not None
+    _write_report_files(rep, plot, csv_path)
     if as_json:
         dump_json(rep)
     else:
         click.echo(cv_text(rep))
     if failures:
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _check_report_files(plot, csv_path) -> None:
+    """--plot/--csv: refuse unusable names (and a missing matplotlib) before the evaluation runs."""
+    if plot is not None:
+        from wordrec.api.plots import check_picture
+
+        check_picture(plot)
+    if csv_path is not None:
+        from wordrec.jobs.show import check_output
+
+        check_output(csv_path)
+
+
+def _write_report_files(rep: dict, plot, csv_path) -> None:
+    """--plot/--csv: the picture and the CSV of a finished report."""
+    if csv_path is not None:
+        from wordrec.jobs.show import write_confusion_csv
+
+        write_confusion_csv(rep, csv_path)
+    if plot is not None:
+        from wordrec.api.plots import eval_figure
+
+        eval_figure(rep, plot)

@@ -75,6 +75,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     """
     from wordrec.api import Recognizer
     from wordrec.cli.text import train_summary
+    from wordrec.core import confusable
     from wordrec.io import modelfile
 
     if not reject:
@@ -89,6 +90,8 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
         rec.fit_folder(data, progress=bars.events)
     rec.save(output)
     click.echo(train_summary(rec.model_))
+    for line in confusable.warnings(rec.model_):  # words the models may confuse: pick others before deploying
+        say(line)
     used = sum(d["n_recordings"] for d in rec.model_.diagnostics["words"].values())
     say(
         f"Wrote {output}: {count(len(rec.words_), 'word')} at {rec.sample_rate_} Hz from "

@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 
 from wordrec.core.confidence import evidence, spectral_variation
+from wordrec.core.confusable import near_counts
 from wordrec.core.gmm import design, state_log_densities
 from wordrec.core.score import score
 from wordrec.core.train import TrainConfig
@@ -104,8 +105,8 @@ def held_out_folds(by_word: dict, folds: int = 2) -> list[tuple[dict, list]]:
     return out
 
 
-def fold_evidence(models, test, background, speaker_warp: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Evidence of one fold's held-out recordings: ``(in_vocabulary, out_of_vocabulary)``, each ``(n, 2)``.
+def fold_evidence(models, test, background, speaker_warp: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evidence of one fold's held-out recordings: ``(in_vocabulary, out_of_vocabulary, near)``.
 
     Every held-out recording is scored against all words of ``models``
     (trained without it): an in-vocabulary example if its best word is its
@@ -125,6 +126,14 @@ def fold_evidence(models, test, background, speaker_warp: float = 0.0) -> tuple[
         Each held-out recording's word index and features.
     background : WordModel
     speaker_warp : float
+
+    Returns
+    -------
+    in_vocabulary, out_of_vocabulary : ndarray, each shape (n, 2)
+        :func:`wordrec.core.confidence.evidence` of the examples.
+    near : ndarray of int, shape (n_words, n_words)
+        Which words came close to each other on these recordings
+        (:func:`wordrec.core.confusable.near_counts`).
     """
     feats = [s for _, s in test]
     if speaker_warp > 0:
@@ -138,7 +147,7 @@ def fold_evidence(models, test, background, speaker_warp: float = 0.0) -> tuple[
     right = top == truth
     ev_in = evidence(best[right], second[right], bgs[right], n[right])
     _, best, second = top_two(scores, exclude=truth)
-    return ev_in, evidence(best, second, bgs, n)
+    return ev_in, evidence(best, second, bgs, n), near_counts(scores, truth, n)
 
 
 def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:

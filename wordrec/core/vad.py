@@ -308,17 +308,25 @@ def trim(signal: np.ndarray, rate: int, cfg) -> np.ndarray | None:
         there is no speech.
     """
     signal = np.asarray(signal)
+    bounds = trim_bounds(signal, rate, cfg)
+    return None if bounds is None else signal[bounds[0] : bounds[1]]
+
+
+def trim_bounds(signal: np.ndarray, rate: int, cfg) -> tuple[int, int] | None:
+    """Where :func:`trim` cuts: ``(first_sample, end_sample)`` of what it keeps, or None (no speech)."""
+    signal = np.asarray(signal)
+    whole = (0, len(signal))
     if len(signal) < cfg.vad_min_speech * rate:
-        return signal
+        return whole
     found, contrast = _trim_regions(signal, rate, cfg)
     if found:
         if contrast < cfg.vad_trim_contrast_db:
-            return signal
-        return signal[found[0][0] : found[-1][1]]
+            return whole
+        return int(found[0][0]), int(found[-1][1])
     octaves = np.maximum(frame_energies(signal, rate, OCTAVES), SILENCE_DB)
     change = np.percentile(octaves, 90, axis=0) - np.percentile(octaves, 10, axis=0)
     if change.max() >= cfg.vad_onset_db or flatness(signal, rate) < TONAL_FLATNESS:
-        return signal
+        return whole
     return None
 
 

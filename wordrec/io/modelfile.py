@@ -125,22 +125,23 @@ def save(models: ModelSet, path) -> None:
     write_atomic(path, text.encode("utf-8"))
 
 
-def check_writable(path) -> None:
-    """Raise WordrecError now if a model could not be saved to ``path`` later.
+def check_writable(path, what: str = "model file") -> None:
+    """Raise WordrecError now if a model (or ``what`` else) could not be saved to ``path`` later.
 
     Checks that ``path`` names a regular file or none (not a folder, a
     pipe, a device or a link to one, which a model would replace), that its
-    folder exists and is writable; writes nothing.
+    folder exists and is writable; writes nothing.  ``what`` names the
+    file in the messages ("picture", "CSV file").
     """
     if str(path).endswith(("/", os.sep)):  # Path() would drop the slash
-        raise WordrecError(f"{path}: names a folder; give a model file name")
+        raise WordrecError(f"{path}: names a folder; give a {what} name")
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     kind = _kind(path, target)
     if kind == "folder":
-        raise WordrecError(f"{path}: is a folder; give a model file name")
+        raise WordrecError(f"{path}: is a folder; give a {what} name")
     if kind == "other":  # a device, a pipe, or a link to one: never replaced by a model
-        raise WordrecError(f"{path}: not a regular file; give a model file name")
+        raise WordrecError(f"{path}: not a regular file; give a {what} name")
     if _kind(path, folder) != "folder":
         raise WordrecError(f"{path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

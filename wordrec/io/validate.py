@@ -17,6 +17,7 @@ import unicodedata
 import numpy as np
 
 from wordrec.core.confidence import Calibration
+from wordrec.core.confusable import FIELD as HELD_OUT
 from wordrec.core.features import FeatureConfig
 from wordrec.core.model import (
     FORMAT,
@@ -28,6 +29,7 @@ from wordrec.core.model import (
     WordModel,
 )
 from wordrec.errors import WordrecError
+from wordrec.io.validate_held_out import check as check_held_out
 
 _PROB_TOL = 1e-6
 #: Largest FFT a model file may ask for (what a 25 ms window at the highest
@@ -352,6 +354,7 @@ def _outlier(obj, n_features: int) -> Outlier:
 def validate(models: ModelSet) -> None:
     """Check the numbers of every word model and the record; raise WordrecError naming the field."""
     _check_record(models.training, models.diagnostics)
+    check_held_out(models.diagnostics.get(HELD_OUT), models.words)
     _check_size(models)
     named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
     if models.background is not None:

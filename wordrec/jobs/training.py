@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from wordrec.core import confusable
 from wordrec.core.augment import NoiseCopies
 from wordrec.core.confidence import calibrate, steady_floor
 from wordrec.core.features import FeatureConfig
@@ -147,11 +148,17 @@ def held_out_evidence(fold_models, fold_tests, background, jobs: int = 1, speake
     in_vocabulary, out_of_vocabulary : ndarray, each shape (n, 2)
         Pooled over the folds.
     """
+    return _held_out(fold_models, fold_tests, background, jobs, speaker_warp)[:2]
+
+
+def _held_out(fold_models, fold_tests, background, jobs: int = 1, speaker_warp: float = 0.0):
+    """:func:`held_out_evidence`, and the near counts of :func:`wordrec.core.confusable.near_counts`
+    summed over the folds (None without folds)."""
     tasks = [(models, test, background, speaker_warp) for models, test in zip(fold_models, fold_tests)]
-    pairs = ordered_map(_fold_evidence, tasks, jobs)
-    if not pairs:
-        return np.zeros((0, 2)), np.zeros((0, 2))
-    return np.vstack([p[0] for p in pairs]), np.vstack([p[1] for p in pairs])
+    parts = ordered_map(_fold_evidence, tasks, jobs)
+    if not parts:
+        return np.zeros((0, 2)), np.zeros((0, 2)), None
+    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts]), sum(p[2] for p in parts)
 
 
 def _fold_evidence(task):
@@ -180,7 +187,9 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     -------
     ModelSet
         The same for any ``jobs``.  ``progress`` is called with the word
-        after each model of any kind is trained.
+        after each model of any kind is trained.  Its
+        ``diagnostics["held_out"]`` records which words came close to each
+        other on the held-out recordings (:mod:`wordrec.core.confusable`).
     """
     fold_cfg = dataclasses.replace(cfg, max_iter=min(cfg.max_iter, CALIBRATION_ITERS))
     splits = held_out_folds(by_word, folds)
@@ -189,7 +198,7 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     models, background_set, *fold_models = fit_sets(problems, features_cfg, jobs, progress)
     models = with_copies_noted(models, copies)
     background = background_set.models[0]
-    ev_in, ev_out = held_out_evidence(fold_models, [test for _, test in splits], background, jobs, speaker_warp)
+    ev_in, ev_out, near = _held_out(fold_models, [test for _, test in splits], background, jobs, speaker_warp)
     # The steady-sound floor means nothing under variance normalisation (0: off).
     floor = 0.0 if features_cfg.var_norm else steady_floor(
         [s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps
@@ -197,6 +206,9 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     calibration = dataclasses.replace(
         calibrate(ev_in, ev_out, false_rejection), min_variation=floor, speaker_warp=speaker_warp, background_outlier=True
     )
+    if near is not None:  # which words came close to each other on held-out recordings
+        held_out = confusable.record(near, sorted(by_word), *confusable.held_out_rates(calibration, ev_in, ev_out))
+        models = dataclasses.replace(models, diagnostics={**models.diagnostics, confusable.FIELD: held_out})
     return dataclasses.replace(models, background=background, calibration=calibration)
 
 
