@@ -173,9 +173,10 @@ def test_near_counts_and_the_record_of_close_pairs():
     scores = np.array([[-100.0, -130.0, -200.0], [-100.0, -105.0, -200.0], [-150.0, -100.0, -120.0]])
     near = confusable.near_counts(scores, np.array([0, 0, 1]), np.array([10, 10, 10]))
     np.testing.assert_array_equal(near, [[2, 1, 0], [0, 1, 0], [0, 0, 0]])
-    rec = confusable.record(near, ["a", "b", "c"], 0.02, 0.3)
-    assert rec["confusable"] == [{"word": "a", "close_to": "b", "n_close": 1, "share": 0.5}]
-    assert rec["recordings"] == {"a": 2, "b": 1, "c": 0}
+    assert confusable.record(near, ["a", "b", "c"])["confusable"] == []  # one close recording is no pattern
+    rec = confusable.record(3 * near, ["a", "b", "c"], 0.02, 0.3)
+    assert rec["confusable"] == [{"word": "a", "close_to": "b", "n_close": 3, "share": 0.5}]
+    assert rec["recordings"] == {"a": 6, "b": 3, "c": 0}
     validate_held_out.check(rec, ["a", "b", "c"])
     lines = confusable.warnings(ModelSet(FeatureConfig(), (), diagnostics={"held_out": rec}))
     assert lines == ["Warning: 'a' and 'b' are close: 50 % of held-out 'a' within 1 nat per frame of 'b'; "

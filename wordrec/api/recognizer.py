@@ -132,7 +132,7 @@ class Recognizer:
             Recordings that could not be used are in ``failures_``; the same
             recordings in the same order always give the same model.
         """
-        from wordrec.io.validate import word_problem
+        from wordrec.core.labels import word_problem
 
         recs = recordings_of(recordings, sample_rate)
         words = [str(w) for w in words] if not isinstance(words, str) else None

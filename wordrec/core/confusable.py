@@ -5,7 +5,8 @@ recordings against word models trained without them.  For each ordered
 pair of words ``(a, b)`` this counts the held-out recordings of ``a`` whose forward
 log-likelihood under ``b`` came within ``CLOSE_NATS`` nats per frame of
 their score under ``a`` (or above it: a recording heard as ``b`` counts).
-A pair that holds ``CLOSE_SHARE`` or more of ``a``'s recordings is one the
+A pair that holds ``CLOSE_SHARE`` or more of ``a``'s recordings (and at
+least ``CLOSE_MIN`` of them) is one the
 models may confuse with new speakers, and ``wordrec train`` says so, so
 that users can pick other command words before they deploy.
 
@@ -24,6 +25,9 @@ import numpy as np
 CLOSE_NATS = 1.0
 #: Ordered pairs with at least this share of close held-out recordings are listed.
 CLOSE_SHARE = 0.05
+#: ... and at least this many: with a dozen recordings a word, one close
+#: recording is 8 %, which says more about that recording than about the words.
+CLOSE_MIN = 3
 #: Key of the record in the model file's ``diagnostics``.
 FIELD = "held_out"
 
@@ -91,7 +95,7 @@ def record(near: np.ndarray, words, false_rejection: float | None = None, false_
     totals = np.diag(near)
     pairs = []
     for a, b in zip(*np.nonzero(near)):
-        if a != b and totals[a] > 0 and near[a, b] / totals[a] >= share:
+        if a != b and totals[a] > 0 and near[a, b] >= CLOSE_MIN and near[a, b] / totals[a] >= share:
             pairs.append({"word": words[a], "close_to": words[b], "n_close": int(near[a, b]),
                           "share": float(near[a, b] / totals[a])})
     pairs.sort(key=lambda p: (-p["share"], p["word"], p["close_to"]))

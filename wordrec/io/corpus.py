@@ -10,8 +10,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wordrec.core.labels import word_problem
 from wordrec.errors import WordrecError
-from wordrec.io.validate import word_problem
 
 #: File name endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = frozenset(

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import math
-import unicodedata
 
 import numpy as np
 
 from wordrec.core.confidence import Calibration
 from wordrec.core.confusable import FIELD as HELD_OUT
 from wordrec.core.features import FeatureConfig
+from wordrec.core.labels import word_problem
 from wordrec.core.model import (
     FORMAT,
-    SILENCE,
-    UNKNOWN,
     VERSION,
     ModelSet,
     Outlier,
@@ -214,39 +212,6 @@ def _check_numbers(value, name: str, limit: float = math.inf) -> None:
                     name = template.format(where, key)
                     name = name if len(name) <= 80 else f"{name[:50]}...{name[-25:]}"  # deep nesting
                     raise WordrecError(f"field {name!r}: {problem}")
-
-
-def word_problem(word) -> str | None:
-    """Why ``word`` cannot name a word model, or None if it can.
-
-    Words are printed as a column of tab-separated output, one line per
-    recording; ``<unknown>`` is the answer for a rejected recording and
-    ``<silence>`` for one without speech.  So a word must be a non-empty
-    string other than those two, without
-    control characters (tab, newline, the escape that starts a terminal
-    colour sequence, ...), line or paragraph separators, or lone
-    surrogates (which cannot be printed as UTF-8).
-
-    Returns
-    -------
-    str or None
-        E.g. ``"contains the control character '\\x1b'"``.
-    """
-    if not isinstance(word, str) or not word:
-        return "must be a non-empty string"
-    if word == UNKNOWN:
-        return f"{UNKNOWN} is the answer for rejected recordings, not a word"
-    if word == SILENCE:
-        return f"{SILENCE} is the answer for recordings without speech, not a word"
-    for c in word:
-        kind = unicodedata.category(c)
-        if kind == "Cc":
-            return f"contains the control character {c!r}"
-        if kind in ("Zl", "Zp"):
-            return f"contains a line break {c!r}"
-        if kind == "Cs":
-            return f"contains a lone surrogate {c!r}, not text"
-    return None
 
 
 def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
