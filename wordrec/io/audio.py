@@ -128,6 +128,20 @@ def _read_samples(rec: Samples, rate: int | None, max_seconds: float) -> tuple[n
     return _finished(rec, signal, file_rate, rate)
 
 
+def block_of(data, rate: int, name: str) -> np.ndarray:
+    """A block of a stream as an array (as in :class:`Samples`): mono float64 in [-1, 1], shape (n,).
+
+    WordrecError naming the stream for a bad shape, dtype or rate, NaN or inf; empty or silent is fine.
+    """
+    rec = Samples(data, rate, name)
+    _checked_rate(rec)
+    signal = _as_float(_checked_array(rec))
+    signal = signal if signal.ndim == 1 else to_mono(signal)
+    if not np.all(np.isfinite(signal)):
+        raise _fail(rec, "contains NaN or infinite sample values")
+    return np.clip(signal, -1.0, 1.0)
+
+
 def _fail(path, problem: str) -> WordrecError:
     return WordrecError(f"{path}: {problem}")
 
@@ -190,7 +204,7 @@ def open_audio(path):
         with quiet_decoders():
             handle = sf.SoundFile(os.fsencode(p))
     except _READ_ERRORS as exc:
-        raise _fail(path, f"not a readable audio file ({_short(exc)})") from None
+        raise _fail(path, f"not a readable audio file ({decoder_message(exc)})") from None
     problem = _header_problem(handle)
     if problem:
         handle.close()
@@ -252,7 +266,7 @@ def info(path, max_seconds: float = MAX_WORD_SECONDS) -> tuple[int, int, int]:
     return rate, channels, n_samples
 
 
-def _short(exc: Exception) -> str:
+def decoder_message(exc: Exception) -> str:
     """libsndfile's own words for a failure, without the file name (the caller names it)."""
     text = getattr(exc, "error_string", None) or str(exc)
     lines = text.strip().splitlines()
@@ -373,7 +387,7 @@ def _decode(path, h, max_samples: float) -> np.ndarray:
             with quiet_decoders():
                 data = h.read(block, dtype="float64", always_2d=True)
         except _READ_ERRORS as exc:
-            raise _fail(path, f"cannot decode audio ({_short(exc)})") from None
+            raise _fail(path, f"cannot decode audio ({decoder_message(exc)})") from None
         if len(data) == 0:
             break
         mono = to_mono(data)
