@@ -98,7 +98,11 @@ def mean_statistics(wm, seqs) -> tuple[np.ndarray, np.ndarray]:
 
 def map_means(wm, seqs, prior: float = PRIOR):
     """``wm`` with every mean moved towards ``seqs`` by MAP (see the module docstring)."""
-    occupancy, sums = mean_statistics(wm, seqs)
+    return means_from_statistics(wm, *mean_statistics(wm, seqs), prior)
+
+
+def means_from_statistics(wm, occupancy: np.ndarray, sums: np.ndarray, prior: float = PRIOR):
+    """``wm`` with the MAP means of statistics from :func:`mean_statistics` (summed over recordings)."""
     means = (prior * wm.means + sums) / (prior + occupancy)[:, :, None]
     return dataclasses.replace(wm, means=means)
 
