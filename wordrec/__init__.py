@@ -15,11 +15,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Recognizer", "Result", "Events", "WordrecError", "UNKNOWN", "SILENCE", "__version__"]
+__all__ = ["Recognizer", "Result", "Listener", "Detection", "Events", "WordrecError", "UNKNOWN", "SILENCE", "__version__"]
 
 _WHERE = {
     "Recognizer": "wordrec.api.recognizer",
     "Result": "wordrec.api.common",
+    "Listener": "wordrec.api.listener",
+    "Detection": "wordrec.api.listener",
     "UNKNOWN": "wordrec.core.labels",
     "SILENCE": "wordrec.core.labels",
     "Events": "wordrec.jobs.events",

@@ -106,7 +106,7 @@ def recordings_of(recordings, sample_rate=None) -> list:
             raise WordrecError(f"sample_rate has {len(rates)} rates for {len(items)} recordings")
     out = []
     for i, (rec, rate) in enumerate(zip(items, rates)):
-        if isinstance(rec, (str, Path)):
+        if isinstance(rec, (str, Path, audio.Samples)):  # Samples: already named and rated
             out.append(rec)
         elif rate is None:
             raise WordrecError(f"recordings[{i}] is an array: give its sample_rate")

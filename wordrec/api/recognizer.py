@@ -19,7 +19,8 @@ same way for an array as for a file holding the same samples.
 
 The command line is built on this class: ``wordrec train`` is
 :meth:`Recognizer.fit_folder` and :meth:`Recognizer.save`, ``wordrec
-recognize`` is :meth:`Recognizer.recognize`.
+recognize`` is :meth:`Recognizer.recognize`, ``wordrec listen`` is
+:meth:`Recognizer.listener` (:mod:`wordrec.api.listener`).
 """
 
 from __future__ import annotations
@@ -289,6 +290,13 @@ class Recognizer:
         new = self._with(adapted)
         new.failures_ = [f.message for f in failures]
         return new
+
+    def listener(self, **options):
+        """A :class:`wordrec.api.listener.Listener` on this recogniser's models: words in a
+        stream as they are spoken (``options``: ``threshold``, ``reject``, ``nbest``, ``adapt``, ...)."""
+        from wordrec.api.listener import Listener
+
+        return Listener(self, **options)
 
     def save(self, path) -> None:
         """Write the model file (validated JSON, atomically), as ``wordrec train -o`` does."""

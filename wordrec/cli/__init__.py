@@ -19,6 +19,7 @@ from wordrec.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, say
 from wordrec.cli.evaluate import evaluate
 from wordrec.cli.explain import explain
 from wordrec.cli.inspect import inspect
+from wordrec.cli.listen import listen
 from wordrec.cli.recognize import recognize
 from wordrec.cli.train import train
 from wordrec.errors import WordrecError
@@ -48,7 +49,7 @@ def cli():
     """
 
 
-for _command in (train, adapt, recognize, evaluate, explain, inspect):
+for _command in (train, adapt, recognize, listen, evaluate, explain, inspect):
     cli.add_command(_command)
 
 

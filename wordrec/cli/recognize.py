@@ -38,7 +38,10 @@ from wordrec.errors import WordrecError
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--adapt", is_flag=True, help="The files are one speaker's: recognise them, adapt the models' means to them as recognised, and recognise them again.  Pays off from about 10 recordings a word; each answer then depends on the whole batch.")
 @click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood<TAB>confidence' (<unknown> below the threshold, as for single words).")
-def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, segment):
+@click.option("--rate", default=None, type=click.IntRange(1000, 768000), help="With '-' (a recording on stdin) in raw PCM: its sample rate in Hz.  [default: 16000]")
+@click.option("--format", "fmt", default=None, type=click.Choice(["s16le", "s32le", "f32le"]), help="With '-' in raw PCM: its sample format.  [default: s16le]")
+@click.option("--channels", default=None, type=click.IntRange(1, 256), help="With '-' in raw PCM: its channels.  [default: 1]")
+def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, segment, rate, fmt, channels):
     """Recognise the word spoken in each file (folders are searched for audio).
 
     Prints 'path<TAB>word<TAB>log-likelihood<TAB>confidence' per file.  The
@@ -50,6 +53,7 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
     Examples:
       wordrec recognize -m words.model a.wav b.flac more/
       wordrec recognize -m words.model --adapt my_voice/    # one speaker's batch
+      sox word.flac -t wav - | wordrec recognize -m words.model -    # stdin: WAV, FLAC or raw PCM
     """
     from wordrec.api import Recognizer
     from wordrec.io import corpus
@@ -60,9 +64,17 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
     if no_reject:
         refuse_given("--no-reject answers every file with a word", "threshold")
 
+    stdin = "-" in paths
+    if stdin and (len(paths) > 1 or adapt):
+        raise click.UsageError("'-' (a recording on stdin) is read alone, without --adapt")
+    if not stdin:
+        refuse_given("--rate, --format and --channels describe raw audio on stdin ('-')", "rate", "fmt", "channels")
     rec = Recognizer.load(model_path)
-    files, skipped = corpus.expand(paths)
-    report_skipped(skipped)
+    if stdin:
+        files = [_stdin(segment, rate, fmt, channels)]
+    else:
+        files, skipped = corpus.expand(paths)
+        report_skipped(skipped)
     if segment:
         models = rec.model_
         return _recognize_segments(models, files, nbest, as_json, quiet, rejection_threshold(models, threshold, not no_reject))
@@ -84,17 +96,32 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
         sys.exit(EXIT_SOME_FAILED)
 
 
+def _stdin(segment: bool, rate, fmt, channels):
+    """The recording on stdin (read whole), or with --segment the take on it as a stream."""
+    from wordrec.io import sources
+
+    try:
+        return sources.open_source("-", rate, fmt, channels) if segment else sources.read_stdin(rate, fmt, channels)
+    except WordrecError as exc:  # the one input failed, as a file that cannot be read does
+        say(f"Error: {exc}")
+        sys.exit(EXIT_SOME_FAILED)
+
+
 def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None:
     """recognize --segment: stream each take, print each word as it is found."""
     from wordrec.jobs import segmenting
 
     failed, found = [], []
     for path in files:
-        n_found = 0
+        n_found, seen = 0, [0]
         try:
-            rate, total = segmenting.length(path)
+            rate, total = segmenting.length(path)  # a stream's is unknown: 0
             with progress(total, f"Segmenting {path}", quiet or total < 60 * rate) as bar:
-                for seg in segmenting.segment_file(models, path, nbest, bar.update):
+                def advance(n: int) -> None:
+                    seen[0] += n
+                    bar.update(n)
+
+                for seg in segmenting.segment_file(models, path, nbest, advance):
                     n_found += 1
                     if as_json:
                         found.append(segment_json(seg, threshold))
@@ -105,7 +132,7 @@ def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None
             say(f"Error: {exc}")
             continue
         if n_found == 0:  # a take with no speech in it is answered as a recording would be
-            quiet_take = silent_segment(path, total / rate)
+            quiet_take = silent_segment(path, seen[0] / rate)
             if as_json:
                 found.append(quiet_take)
             else:

@@ -130,3 +130,23 @@ def train_summary(models) -> str:
             f"{iterations}\t{d['log_lik_per_frame']:.3f}"
         )
     return "\n".join(lines)
+
+
+def detection_line(d, nbest: int) -> str:
+    """``start_s<TAB>end_s<TAB>word<TAB>log-likelihood<TAB>confidence`` (and the N-best) of a
+    :class:`wordrec.api.listener.Detection`, as ``recognize --segment`` prints a segment without its path."""
+    if d.best_word is None:
+        return f"{d.start:.3f}\t{d.end:.3f}\t{shown(d.word)}\t-inf\t-"
+    conf = "-" if d.confidence is None else f"{d.confidence:.3f}"
+    line = f"{d.start:.3f}\t{d.end:.3f}\t{shown(d.word)}\t{fmt(d.log_lik)}\t{conf}"
+    if nbest > 1:
+        line += "".join(f"\t{shown(w)}\t{fmt(s)}" for w, s in d.nbest)
+    return line
+
+
+def detection_json(d) -> dict:
+    """A detection as one JSON Lines object: ``start``, ``end``, ``word``, ``confidence``, ``log_lik``, ``nbest``, ..."""
+    return {
+        "start": d.start, "end": d.end, "word": d.word, "best_word": d.best_word, "confidence": d.confidence,
+        "log_lik": d.log_lik, "n_frames": d.n_frames, "nbest": [{"word": w, "log_lik": s} for w, s in d.nbest],
+    }

@@ -59,7 +59,7 @@ def adapt_to_speaker(models, feats, words, cfg=None) -> tuple[object, dict]:
     -------
     adapted : ModelSet
         With an entry appended to ``training["adaptation"]`` (see
-        :func:`_noting_adaptation`).
+        :func:`noting_adaptation`).
     used : dict of str -> int
         Recordings each word was adapted on.
     """
@@ -68,7 +68,7 @@ def adapt_to_speaker(models, feats, words, cfg=None) -> tuple[object, dict]:
         raise WordrecError("none of the recordings is usable for adaptation; no model written")
     adapted = adapt_supervised(models, feats, words, cfg)
     used = {w: sum(1 for x in words if x == w) for w in models.words}
-    return _noting_adaptation(adapted, cfg, used, labelled=True), used
+    return noting_adaptation(adapted, cfg, used, labelled=True), used
 
 
 def adapt_to_voice(models, feats, cfg=None) -> tuple[object, dict]:
@@ -91,11 +91,11 @@ def adapt_to_voice(models, feats, cfg=None) -> tuple[object, dict]:
             f"the model recognised none of the {len(feats)} usable recordings confidently enough to adapt to them; "
             "no model written"
         )
-    return _noting_adaptation(adapted, cfg, used, labelled=False), used
+    return noting_adaptation(adapted, cfg, used, labelled=False), used
 
 
-def _noting_adaptation(models, cfg, used: dict, labelled: bool):
-    """``models`` with ``{prior, labelled, recordings}`` appended to ``training["adaptation"]``."""
-    record = {"prior": cfg.prior, "labelled": labelled, "recordings": used}
+def noting_adaptation(models, cfg, used: dict, labelled: bool, **more):
+    """``models`` with ``{prior, labelled, recordings}`` (and ``more``) appended to ``training["adaptation"]``."""
+    record = {"prior": cfg.prior, "labelled": labelled, "recordings": used, **more}
     training = dict(models.training, adaptation=list(models.training.get("adaptation", [])) + [record])
     return dataclasses.replace(models, training=training)
