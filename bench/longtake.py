@@ -69,20 +69,32 @@ class _Noise:
         return w / max(w.std(), 1e-12)
 
 
-def make_take(out: Path, minutes: float, seed: int, snr_db: float) -> Path:
-    """Write the take and ``<out stem>.truth.tsv``; return the truth file's path."""
+def make_take(out: Path, minutes: float, seed: int, snr_db: float, split: str = "test", paths=None) -> Path:
+    """Write the take and ``<out stem>.truth.tsv``; return the truth file's path.
+
+    ``split``: the FSDD folder the words come from (``train`` to choose
+    settings on, ``test`` to measure).  ``paths``: instead, these
+    recordings, each once, in a random order (``minutes`` is then ignored).
+    """
     rng = np.random.default_rng(seed)
-    words = sorted((fsdd_root() / "test").glob("*/*.wav"))
+    words = sorted(paths) if paths is not None else sorted((fsdd_root() / split).glob("*/*.wav"))
     if not words:
-        sys.exit(f"no FSDD test words under {fsdd_root()} (set WORDREC_FSDD)")
+        sys.exit(f"no FSDD {split} words under {fsdd_root()} (set WORDREC_FSDD)")
     noise = _Noise(rng, rng.choice(["white", "pink"]))
     noise_rms = LEVEL * 10 ** (-snr_db / 20)
     total = int(minutes * 60 * RATE)
+    order = iter([words[k] for k in rng.permutation(len(words))]) if paths is not None else None
+
+    def next_word(pos: int):
+        if order is not None:
+            return next(order, None)
+        return words[rng.integers(len(words))] if pos < total else None
+
     truth_path = out.with_suffix(".truth.tsv")
     pos = 0
     with sf.SoundFile(str(out), "w", RATE, 1, "PCM_16") as f, open(truth_path, "w") as truth:
-        while pos < total:
-            path = words[rng.integers(len(words))]
+        while (path := next_word(pos)) is not None:
+            path = Path(path)
             x, _ = sf.read(str(path))
             x = x / np.sqrt(np.mean(x**2)) * LEVEL * 10 ** (rng.uniform(-3, 3) / 20)
             pause = np.zeros(int(rng.uniform(0.2, 1.5) * RATE))

@@ -100,9 +100,11 @@ class Listener:
     nbest : int or None
         Words listed per detection (None: all).
     adapt : bool
-        Adapt the word models to the voice heard, from the answers accepted
-        so far (MAP on the means, ``prior`` frames' worth of the trained
-        ones): each answer depends only on the audio before it.
+        Adapt the word models to the voice heard, from the words the trained
+        models accepted so far (MAP on the means, ``prior`` frames' worth of
+        the trained ones): each answer depends only on the audio before it.
+        Confidences rise for every sound of that voice, so unknown words
+        are seldom rejected then (docs/listening.md, "Online adaptation").
     prior : float
         See ``adapt``.
     max_span : float

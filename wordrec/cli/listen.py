@@ -113,7 +113,7 @@ def _list_devices() -> None:
 @click.option("--nbest", default=1, type=click.IntRange(1, 1000), help="List the best K words per word heard.")
 @click.option("--threshold", default=None, type=Range(0, 1), help="Answer <unknown> below this confidence.  [default: the model's calibrated threshold]")
 @click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
-@click.option("--adapt", is_flag=True, help="Adapt the word models to the voice heard, from the words accepted so far; each answer depends only on what came before it.")
+@click.option("--adapt", is_flag=True, help="Adapt the word models to the voice heard, from the words accepted so far; each answer depends only on what came before it.  Unknown words are then seldom rejected (docs/listening.md).")
 @click.option("--save-adapted", default=None, type=click.Path(dir_okay=False, readable=False), help="With --adapt: write the adapted model here when listening ends.")
 @click.option("--quiet", "-q", is_flag=True, help="Say nothing on stderr but errors.")
 def listen(model_path, input_, rate, fmt, channels, realtime, device, list_devices, as_json, nbest, threshold, no_reject,

@@ -14,9 +14,11 @@ After any number of answers the models are exactly those
 :func:`wordrec.core.adapt.adapt_supervised` makes of the same recordings
 labelled with those answers (one pass): the order of the answers does not
 matter, and only the sums are kept, so memory does not grow with the
-stream.  Because the posteriors are taken under the trained models, an
-adapted model never decides where its own statistics go: a wrong answer
-moves one word's means once, it is not compounded.
+stream.  Which word a recording adds to is the caller's choice:
+:mod:`wordrec.jobs.listening` takes the trained models' answer, so that,
+with the posteriors, nothing an adapted model does decides where the
+statistics go (a word adapted early would otherwise win other words'
+recordings, adapt on them, and win more).
 
 Pure functions: models, sums and a recording's features in, new values out.
 """

@@ -16,9 +16,10 @@ blocks of a file (:func:`segment_blocks`), scoring regions in batches (the
 same regions, the same words).
 
 With online adaptation, regions are answered one at a time, each by the
-models adapted on the answers accepted before it
-(:mod:`wordrec.core.online_adapt`): an answer depends only on the audio
-before it, and not on how the stream was cut into blocks.
+models adapted on the regions before it that the trained models accepted,
+to the trained models' answers (:mod:`wordrec.core.online_adapt`): an
+answer depends only on the audio before it, and not on how the stream was
+cut into blocks.
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ class Listening:
         """Answer regions found at ``rate`` Hz (default: the stream's), in order.
 
         Without adaptation they are scored in one batch; with it, one at a
-        time, and every answer accepted adapts the models for the next.
+        time by the adapted models, and every region the trained models
+        accept adapts the models (to the trained models' answer) for the next.
         """
         regions = list(regions)
         rate = int(rate or self.rate or 0)
@@ -175,11 +177,19 @@ class Listening:
         for region in regions:
             [(seg, feats)] = recognise_regions(self._models, self.name, rate, [region], self.nbest)
             out.append(seg)
-            if self.accepted(seg):
-                word = self.trained.words.index(seg.ranked.best)
+            # What adapts is the trained models' answer, if they accept it (as in the
+            # first round of batch adaptation), never the adapted models' own: a word
+            # adapted early would otherwise win other words' recordings and adapt on
+            # them, ever faster (docs/listening.md, "Online adaptation").
+            first = seg if self._models is self.trained else self._trained_answer(region, rate)
+            if self.accepted(first):
+                word = self.trained.words.index(first.ranked.best)
                 self.statistics = online_adapt.add(self.trained, self.statistics, feats, word)
                 self._models = online_adapt.adapted(self.trained, self.statistics, self._adapt.prior)
         return out
+
+    def _trained_answer(self, region: Region, rate: int) -> Segment:
+        return recognise_regions(self.trained, self.name, rate, [region], 1)[0][0]
 
     def accepted(self, seg: Segment) -> bool:
         """Whether a segment is answered with its best word (not ``<unknown>``)."""
