@@ -493,7 +493,8 @@ def test_grouped_scores_equal_a_brute_force_sum_over_paths(monkeypatch):
 
 
 def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatch):
-    """Before, all words were one block-diagonal model: (total states)^2 numbers (3.9 GB for 20 x 1000 states)."""
+    """Before, all words were one block-diagonal model: (total states)^2 numbers (3.9 GB for 20 x 1000 states).
+    Now a group's transitions are its bands alone: no square matrix is made at all."""
     from wordrec.core import score as score_mod
     from wordrec.core.features import FeatureConfig
 
@@ -502,14 +503,15 @@ def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatc
     seen = []
     real = score_mod.forward_packed
 
-    def recording(log_b, offsets, log_start, log_trans):
-        seen.append(log_trans.shape)
-        return real(log_b, offsets, log_start, log_trans)
+    def recording(log_b, offsets, log_start, log_trans, band_list=None):
+        seen.append((log_b.shape[1], log_trans, [v.shape for _, v in band_list]))
+        return real(log_b, offsets, log_start, log_trans, band_list)
 
     monkeypatch.setattr(score_mod, "forward_packed", recording)
     score_mod.score(model.ModelSet(FeatureConfig(), words), [rng.normal(size=(12, 2))])
     limit = score_mod.GROUP_MOVES // 2  # left-to-right words allow two jumps a state
-    assert max(shape[0] for shape in seen) == limit and len(seen) == -(-300 * 8 // limit)
+    assert max(n for n, _, _ in seen) == limit and len(seen) == -(-300 * 8 // limit)
+    assert all(dense is None and shapes == [(n,), (n - 1,)] for n, dense, shapes in seen)
 
 
 def test_a_default_vocabulary_is_scored_as_one_group(trained):

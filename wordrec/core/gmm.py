@@ -56,7 +56,7 @@ def design(X: np.ndarray) -> np.ndarray:
     return out
 
 
-def _coefficients(log_weights, means, variances) -> tuple[np.ndarray, np.ndarray]:
+def coefficients(log_weights, means, variances) -> tuple[np.ndarray, np.ndarray]:
     """Both sides of ``log w + log N(x; m, v) = const + coef . [x^2, x]``, per Gaussian.
 
     ``coef = [-0.5 / v, m / v]`` and
@@ -93,7 +93,7 @@ def component_log_densities(XX: np.ndarray, means: np.ndarray, variances: np.nda
     -------
     ndarray, shape (n_components, n_frames)
     """
-    coef, const = _coefficients(0.0, means, variances)
+    coef, const = coefficients(0.0, means, variances)
     out = coef @ XX
     out += const[:, None]
     return out
@@ -112,7 +112,7 @@ def mixture_log_densities(XX, log_weights, means, variances) -> np.ndarray:
         is slow at reducing a short trailing axis).
     """
     n_states, n_mix, n_features = means.shape
-    coef, const = _coefficients(log_weights, means, variances)
+    coef, const = coefficients(log_weights, means, variances)
     coef = coef.transpose(1, 0, 2).reshape(n_mix * n_states, 2 * n_features)
     out = coef @ XX
     out += const.T.reshape(-1, 1)

@@ -49,6 +49,10 @@ def _band_terms(log_b: np.ndarray, band_list) -> list[tuple[int, np.ndarray]]:
     by ``d`` along them, and the ``-inf`` keeps it from wrapping into the
     next row.
 
+    A band's values may also be given per row, ``(n_rows, n_states - |d|)``
+    (sequences of different models side by side, see
+    :func:`wordrec.core.pairs.score_pairs`).
+
     Returns
     -------
     list of (offset, ndarray of shape (n_rows * n_states,)), in band order
@@ -116,11 +120,13 @@ def _chunked_terms(log_b: np.ndarray, offsets: np.ndarray, band_list, times):
                 hi = t + 1
                 lo = min(t, int(np.searchsorted(offsets, offsets[hi] - rows, side="left")))
             hi = min(hi, len(offsets) - 1)
-            terms = _band_terms(log_b[offsets[lo] : offsets[hi]], band_list)
+            rows_lo, rows_hi = offsets[lo], offsets[hi]
+            chunk = [(d, v if v.ndim == 1 else v[rows_lo:rows_hi]) for d, v in band_list]
+            terms = _band_terms(log_b[rows_lo:rows_hi], chunk)
         yield t, terms, (offsets[t] - offsets[lo]) * n_states
 
 
-def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans) -> np.ndarray:
+def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans, band_list=None) -> np.ndarray:
     """Forward pass over packed frames.
 
     Parameters
@@ -130,9 +136,16 @@ def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans)
         ``offsets[t]:offsets[t + 1]``, in batch order).
     offsets : ndarray of int, shape (max_frames + 1,)
         :attr:`Batch.offsets`.
-    log_start : ndarray, shape (n_states,)
+    log_start : ndarray, shape (n_states,) or (offsets[1], n_states)
+        One per sequence in the second form.
     log_trans : ndarray, shape (n_states, n_states)
-        ``log_trans[i, j]`` = log P(state j at t+1 | state i at t).
+        ``log_trans[i, j]`` = log P(state j at t+1 | state i at t); None
+        when ``band_list`` is given.
+    band_list : list of (offset, ndarray), optional
+        :func:`bands` of the transitions, made by the caller (who may have
+        them without a dense matrix); values ``(n_states - |d|,)``, or
+        ``(total_frames, n_states - |d|)``: the transitions into each packed
+        row's frame, for sequences of different models.
 
     Returns
     -------
@@ -148,7 +161,8 @@ def forward_packed(log_b: np.ndarray, offsets: np.ndarray, log_start, log_trans)
     scratch = np.empty(offsets[1] * n_states)
     off = (offsets * n_states).tolist()
     times = range(1, len(off) - 1)
-    for t, terms, at in _chunked_terms(log_b, offsets, bands(log_trans), times):
+    band_list = bands(log_trans) if band_list is None else band_list
+    for t, terms, at in _chunked_terms(log_b, offsets, band_list, times):
         _step(flat, off[t - 1], off[t], off[t + 1] - off[t], terms, scratch, at)
     return la
 
