@@ -157,3 +157,38 @@ def test_a_scorer_prepared_once_gives_what_score_gives():
         feats = [rng.normal(size=(k, 3)) for k in range(n, n + 4)]
         np.testing.assert_array_equal(scorer.score(feats), score(ms, feats))
         np.testing.assert_array_equal(scorer.score(feats, 4), score(ms, feats, shortlist=4))
+
+
+def test_a_model_too_large_for_its_file_is_refused_before_any_recording_is_read(tmp_path, monkeypatch):
+    from wordrec.core.train import TrainConfig
+    from wordrec.errors import WordrecError
+    from wordrec.io import caps
+    from wordrec.jobs.training import train_corpus
+
+    monkeypatch.setattr(caps, "MAX_PARAMETERS", 20_000)
+    items = [(tmp_path / f"w{i}" / "missing.wav", f"w{i}") for i in range(12)]
+    with pytest.raises(WordrecError, match="would be too large.*12 words of 8 states x 3 Gaussians"):
+        train_corpus(items, [w for _, w in items], TrainConfig())
+
+
+@pytest.mark.parametrize("n_words", [3, 4, 5])
+@pytest.mark.parametrize("ergodic", [False, True])
+def test_the_planned_size_is_refused_exactly_when_the_trained_model_would_be(monkeypatch, n_words, ergodic):
+    from wordrec.errors import WordrecError
+    from wordrec.io import caps, validate
+
+    # Caps small enough that 3 to 5 small words straddle them.
+    for mod in (caps, validate):
+        monkeypatch.setattr(mod, "MAX_PARAMETERS", 4 * (4 + 16 + 4 * 2 * 7) + 2 + 3 * 7)
+        monkeypatch.setattr(mod, "MAX_MOVES", 4 * 4 * (7 if ergodic else 2) + 1)
+    rng = np.random.default_rng(n_words)
+    words = tuple(_word(rng, f"w{i}", 4, 2, 3, ergodic) for i in range(n_words))
+    background = _word(rng, "<background>", 1, 3, 3, True)
+    ms = model.ModelSet(FeatureConfig(), words, background=background)
+    problem = caps.planned_size_problem(n_words, 4, 2, 3, "ergodic" if ergodic else "left-to-right", 3)
+    try:
+        validate._check_size(ms)
+        refused = False
+    except WordrecError:
+        refused = True
+    assert refused == (problem is not None) == (n_words > 4)

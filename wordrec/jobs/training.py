@@ -20,6 +20,7 @@ from wordrec.core.confidence import calibrate, steady_floor
 from wordrec.core.features import FeatureConfig
 from wordrec.core.model import ModelSet
 from wordrec.core.openset import (
+    BACKGROUND_MIX,
     CALIBRATION_ITERS,
     SPEAKER_WARP,
     background_problem,
@@ -34,6 +35,7 @@ from wordrec.core.train import (
     outlier_component,
 )
 from wordrec.errors import WordrecError
+from wordrec.io.caps import check_planned
 from wordrec.jobs.events import QUIET, Events
 from wordrec.jobs.featurise import check_headers, features_by_word
 from wordrec.jobs.parallel import ordered_map
@@ -252,6 +254,9 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
     failures : list of Failure
         Every unusable recording, and every word left out.
     """
+    # Before any file is read: a model the file format would refuse is not trained.
+    check_planned(len(set(words)), train_cfg.n_states, train_cfg.n_mix, FeatureConfig().n_features,
+                  train_cfg.topology, BACKGROUND_MIX if reject else None)
     rate, usable, unreadable = check_headers(items, sample_rate)
     for f in unreadable:
         events.failed(f)
