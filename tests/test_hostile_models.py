@@ -416,6 +416,7 @@ def _vocabulary(rng, n_features=3):
 
 def test_many_words_are_scored_in_groups_as_each_word_alone(monkeypatch):
     from wordrec.core import score as score_mod
+    from wordrec.core import wordgroups
     from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(7)
@@ -423,7 +424,7 @@ def test_many_words_are_scored_in_groups_as_each_word_alone(monkeypatch):
     outlier = model.Outlier(0.01, rng.normal(size=3), rng.uniform(2.0, 4.0, size=3))
     ms = model.ModelSet(FeatureConfig(), words, outlier=outlier)
     feats = [rng.normal(size=(n, 3)) for n in (9, 1, 4, 13, 2, 6, 3)]
-    monkeypatch.setattr(score_mod, "GROUP_MOVES", 24)
+    monkeypatch.setattr(wordgroups, "GROUP_MOVES", 24)
     groups = score_mod.groups(ms)
     assert 4 < len(groups) < len(words)
     assert sorted(j for g in groups for j in g) == list(range(len(words)))
@@ -462,24 +463,26 @@ def _brute_force(wm, x) -> float:
 
 def test_long_recordings_are_scored_in_blocks_of_frames_with_the_same_result(monkeypatch):
     from wordrec.core import score as score_mod
+    from wordrec.core import wordgroups
     from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(5)
     ms = model.ModelSet(FeatureConfig(), _vocabulary(rng)[:5])
     feats = [rng.normal(size=(n, 3)) for n in (40, 7)]
     whole = score_mod.score(ms, feats)
-    monkeypatch.setattr(score_mod, "_CHUNK_ELEMENTS", 10)  # a few frames of Gaussian densities at a time
+    monkeypatch.setattr(wordgroups, "CHUNK_ELEMENTS", 10)  # a few frames of Gaussian densities at a time
     np.testing.assert_allclose(score_mod.score(ms, feats), whole, rtol=1e-12)
 
 
 def test_grouped_scores_equal_a_brute_force_sum_over_paths(monkeypatch):
     from wordrec.core import score as score_mod
+    from wordrec.core import wordgroups
     from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(3)
     words = _vocabulary(rng, n_features=2)[:7]
     feats = [rng.normal(size=(n, 2)) for n in (1, 2, 3, 4)]
-    monkeypatch.setattr(score_mod, "GROUP_MOVES", 8)
+    monkeypatch.setattr(wordgroups, "GROUP_MOVES", 8)
     ms = model.ModelSet(FeatureConfig(), words)
     assert len(score_mod.groups(ms)) >= 4
     got = score_mod.score(ms, feats)
@@ -496,6 +499,7 @@ def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatc
     """Before, all words were one block-diagonal model: (total states)^2 numbers (3.9 GB for 20 x 1000 states).
     Now a group's transitions are its bands alone: no square matrix is made at all."""
     from wordrec.core import score as score_mod
+    from wordrec.core import wordgroups
     from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(1)
@@ -508,14 +512,15 @@ def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatc
         return real(log_b, offsets, log_start, log_trans, band_list)
 
     monkeypatch.setattr(score_mod, "forward_packed", recording)
-    score_mod.score(model.ModelSet(FeatureConfig(), words), [rng.normal(size=(12, 2))])
-    limit = score_mod.GROUP_MOVES // 2  # left-to-right words allow two jumps a state
+    score_mod.score(model.ModelSet(FeatureConfig(), words), [rng.normal(size=(12, 2))], shortlist=None)
+    limit = wordgroups.GROUP_MOVES // 2  # left-to-right words allow two jumps a state
     assert max(n for n, _, _ in seen) == limit and len(seen) == -(-300 * 8 // limit)
     assert all(dense is None and shapes == [(n,), (n - 1,)] for n, dense, shapes in seen)
 
 
 def test_a_default_vocabulary_is_scored_as_one_group(trained):
     from wordrec.core import score as score_mod
+    from wordrec.core import wordgroups
 
     ms = modelfile.loads(trained[0].encode())
     assert score_mod.groups(ms) == [list(range(len(ms.models)))]

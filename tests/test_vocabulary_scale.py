@@ -9,7 +9,8 @@ from wordrec.core import model
 from wordrec.core.features import FeatureConfig
 from wordrec.core.hmm import bands
 from wordrec.core.pairs import PairScorer
-from wordrec.core.score import Scorer, band_values, score, segment_logsumexp
+from wordrec.core.score import Scorer, score
+from wordrec.core.wordgroups import band_values, segment_logsumexp
 from wordrec.core.shortlist import Shortlister, state_moments
 
 
@@ -192,3 +193,18 @@ def test_the_planned_size_is_refused_exactly_when_the_trained_model_would_be(mon
     except WordrecError:
         refused = True
     assert refused == (problem is not None) == (n_words > 4)
+
+
+def test_large_vocabularies_get_a_short_list_by_default_and_small_ones_none(monkeypatch):
+    from wordrec.core import score as score_mod
+
+    rng = np.random.default_rng(8)
+    ms = _models(rng)
+    feats = [rng.normal(size=(n, 3)) for n in (9, 4, 13, 7)]
+    exact = score(ms, feats, shortlist=None)
+    np.testing.assert_array_equal(score(ms, feats), exact)  # 21 words: at most SHORTLIST_FROM
+    monkeypatch.setattr(score_mod, "SHORTLIST_FROM", 10)
+    monkeypatch.setattr(score_mod, "SHORTLIST", 3)
+    got = score(ms, feats)
+    np.testing.assert_array_equal(got, score(ms, feats, shortlist=3))
+    assert np.all(np.isfinite(got).sum(axis=1) <= 3)

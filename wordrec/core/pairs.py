@@ -19,7 +19,7 @@ import numpy as np
 from wordrec.core.gmm import design, logsumexp
 from wordrec.core.hmm import Batch, forward_packed
 from wordrec.core.model import ModelSet
-from wordrec.core.score import Group
+from wordrec.core.wordgroups import Group
 
 # Pair frames x states held at once: bounds memory.
 _CHUNK_ELEMENTS = 4_000_000
