@@ -2,14 +2,16 @@
 
 Exact scoring costs every Gaussian of every state of every word at every
 frame (:mod:`wordrec.core.score`).  The first pass keeps, per word, one
-Gaussian a state (the moments of the state's mixture) and no time
-structure: a word's score for a recording is the sum over every second
-frame of its best state's log density (with the outlier component mixed
-in, as in the exact scores), in single precision.  That is a third of the
-Gaussians, half the frames and no forward recursion; it ranks the words
-well enough to keep the right one among the best few (measured in
-docs/speed.md), and the exact pass (:mod:`wordrec.core.pairs`) then scores
-those.
+Gaussian a state (the moments of the state's mixture) and only a coarse
+time structure: a recording is cut into ``SEGMENTS`` equal parts, and a
+frame of part ``g`` is scored against the states of the word's ``g``-th
+part and ``WINDOW`` states either side.  A word's score is the sum over
+every second frame of its best such state's log density (with the outlier
+component mixed in, as in the exact scores), in single precision.  That is
+a sixth of the Gaussians, half the frames and no forward recursion; it
+ranks the words well enough to keep the right one among the best few
+(docs/speed.md), and the exact pass (:mod:`wordrec.core.pairs`) then
+scores those.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from wordrec.core.model import ModelSet
 
 #: Frames taken: every FRAME_STEP-th one.
 FRAME_STEP = 2
+#: Parts a recording is cut into, and the states either side of a part's
+#: own that its frames are scored against.
+SEGMENTS = 4
+WINDOW = 1
 # First-pass densities held at once (states x frames): bounds memory.
 _CHUNK_ELEMENTS = 4_000_000
 
@@ -48,24 +54,32 @@ class Shortlister:
         Every ``frame_step``-th frame is used.
     """
 
-    def __init__(self, models: ModelSet, frame_step: int = FRAME_STEP):
-        self.frame_step = frame_step
-        means, variances = zip(*(state_moments(wm.weights, wm.means, wm.variances) for wm in models.models))
-        mean, var = np.concatenate(means), np.concatenate(variances)
-        coef, const = coefficients(np.zeros(len(mean)), mean, var)
-        self.coef = coef.astype(np.float32)
-        self.const = const.astype(np.float32)[:, None]
-        sizes = np.array([wm.n_states for wm in models.models])
-        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.uniform = int(sizes[0]) if len(sizes) and np.all(sizes == sizes[0]) else 0
+    def __init__(self, models: ModelSet, frame_step: int = FRAME_STEP, segments: int = SEGMENTS,
+                 window: int = WINDOW):
+        self.frame_step, self.segments = frame_step, segments
+        moments = [state_moments(wm.weights, wm.means, wm.variances) for wm in models.models]
+        # Per part: the states of every word it is scored against, stacked,
+        # and where each word's rows start.
+        self.parts = []
+        for g in range(segments):
+            rows, starts = [], []
+            for (mean, var), wm in zip(moments, models.models):
+                s = wm.n_states
+                lo, hi = max(0, (g * s) // segments - window), min(s, -(-((g + 1) * s) // segments) + window)
+                starts.append(sum(len(r[0]) for r in rows))
+                rows.append((mean[lo:hi], var[lo:hi]))
+            mean, var = np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+            coef, const = coefficients(np.zeros(len(mean)), mean, var)
+            self.parts.append((coef.astype(np.float32), const.astype(np.float32)[:, None], np.array(starts)))
+        self.n_words = len(models.models)
         self.min_frames = np.array([wm.min_frames() for wm in models.models])
         self.outlier = models.outlier
 
     def scores(self, feats) -> np.ndarray:
         """First-pass scores ``(n_recordings, n_words)``; ``-inf`` where a recording is too short for a word."""
-        n_words = len(self.starts)
-        out = np.empty((len(feats), n_words))
-        max_frames = max(1, _CHUNK_ELEMENTS // max(1, len(self.coef)))
+        out = np.empty((len(feats), self.n_words))
+        widest = max((len(c) for c, _, _ in self.parts), default=1)
+        max_frames = max(1, self.segments * _CHUNK_ELEMENTS // max(1, widest))
         a = 0
         while a < len(feats):
             b, frames = a, 0
@@ -82,21 +96,28 @@ class Shortlister:
         return -(-len(f) // self.frame_step)
 
     def _chunk(self, feats) -> np.ndarray:
-        parts = [f[:: self.frame_step] for f in feats]
-        XX = design(np.concatenate(parts, axis=0))
-        dens = self.coef @ XX.astype(np.float32)
-        dens += self.const
-        if self.uniform:
-            best = dens.reshape(len(self.starts), self.uniform, -1).max(axis=1)
-        else:
-            best = np.maximum.reduceat(dens, self.starts, axis=0)
-        best = best.astype(float)
-        if self.outlier is not None:
-            best += np.log1p(-self.outlier.weight)
-            np.logaddexp(best, self.outlier.log_density(XX)[None, :], out=best)
-        bounds = np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]])
+        taken = [np.arange(0, len(f), self.frame_step) for f in feats]
+        XX = design(np.concatenate([f[t] for f, t in zip(feats, taken)], axis=0)).astype(np.float32)
+        # Part of every frame taken, and the recording it belongs to.
+        part = np.concatenate([np.minimum(t * self.segments // len(f), self.segments - 1) for f, t in zip(feats, taken)])
+        owner = np.repeat(np.arange(len(feats)), [len(t) for t in taken])
+        total = np.zeros((self.n_words, len(feats)))
+        log_keep = np.log1p(-self.outlier.weight) if self.outlier is not None else 0.0
+        for g, (coef, const, starts) in enumerate(self.parts):
+            cols = np.flatnonzero(part == g)
+            if not len(cols):
+                continue
+            dens = coef @ XX[:, cols]
+            dens += const
+            best = np.maximum.reduceat(dens, starts, axis=0).astype(float)
+            if self.outlier is not None:
+                best += log_keep
+                np.logaddexp(best, self.outlier.log_density(XX[:, cols].astype(float))[None, :], out=best)
+            # Sum over each recording's frames of this part (frames are in recording order).
+            firsts = np.flatnonzero(np.diff(np.concatenate([[-1], owner[cols]])))
+            total[:, owner[cols][firsts]] += np.add.reduceat(best, firsts, axis=1)
         # Scaled back to all frames, so that scores of recordings compare.
-        return (np.add.reduceat(best, bounds, axis=1) * self.frame_step).T
+        return (total * self.frame_step).T
 
     def best(self, feats, k: int) -> np.ndarray:
         """The ``k`` words with the best first-pass scores for each recording: ``(n_recordings, k)`` indices.
