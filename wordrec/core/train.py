@@ -12,12 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wordrec.core.baumwelch import InMemory, accumulate, batches_of, em_chunks, maximise
 from wordrec.core.gmm import design, safe_log, state_log_densities
-from wordrec.core.hmm import Batch, log_likelihood, posteriors
+from wordrec.core.hmm import Batch, log_likelihood
 from wordrec.core.model import Outlier, WordModel
 from wordrec.errors import WordrecError, check_settings
 
 TOPOLOGIES = ("left-to-right", "ergodic")
+#: Frames of one E-step batch at most (about 1.5 kB of working memory a
+#: frame while it runs): a word with more is trained in chunks of
+#: recordings.  A constant, not a share of the memory, so that the cut, and
+#: with it the model, is the same on any machine with any number of workers.
+EM_CHUNK_FRAMES = 65_536
 
 
 @dataclass(frozen=True)
@@ -179,27 +185,40 @@ class _Params:
         return WordModel(word, self.start, self.trans, self.final, self.weights, self.means, self.variances)
 
 
-def _initial(X: np.ndarray, lengths: np.ndarray, n_states: int, cfg: TrainConfig, floor: np.ndarray) -> _Params:
-    """One Gaussian per state from a uniform segmentation; transitions from the segment lengths."""
-    start_ok, _, final = topology(n_states, cfg.topology)
+def segment_sums(X: np.ndarray, lengths: np.ndarray, n_states: int) -> tuple[np.ndarray, ...]:
+    """Frames, sums and sums of squares per state of a uniform segmentation, and over all frames.
+
+    ``X`` ``(total_frames, n_features)``: sequences of ``lengths`` stacked.
+    Returns ``(counts (S,), sums (S, D), squares (S, D), total (D,), total_squares (D,))``;
+    they add up over batches of recordings.
+    """
     seg = uniform_segments(lengths, n_states)
     counts = np.bincount(seg, minlength=n_states).astype(float)
-    safe = np.maximum(counts, 1.0)[:, None]
     # Per-state sums as one product with a 0/1 matrix (np.add.at is slow).
     member = np.zeros((n_states, len(seg)))
     member[seg, np.arange(len(seg))] = 1.0
-    means = (member @ X) / safe
-    variances = np.maximum((member @ (X * X)) / safe - means**2, floor)
+    return counts, member @ X, member @ (X * X), X.sum(axis=0), (X * X).sum(axis=0)
+
+
+def _initial(sums, n_recordings: int, n_states: int, cfg: TrainConfig, floor: np.ndarray) -> _Params:
+    """One Gaussian per state from a uniform segmentation (:func:`segment_sums` of all
+    recordings); transitions from the segment lengths."""
+    start_ok, _, final = topology(n_states, cfg.topology)
+    counts, sx, sxx, total, total_sq = sums
+    safe = np.maximum(counts, 1.0)[:, None]
+    means = sx / safe
+    variances = np.maximum(sxx / safe - means**2, floor)
     empty = counts == 0  # more states than frames: borrow the global statistics
     if empty.any():
-        means[empty] = X.mean(axis=0)
-        variances[empty] = np.maximum(X.var(axis=0), floor)
+        n = max(1.0, counts.sum())
+        means[empty] = total / n
+        variances[empty] = np.maximum(total_sq / n - (total / n) ** 2, floor)
     if cfg.topology == "ergodic":
         trans = np.full((n_states, n_states), 1.0 / n_states)
         start = np.full(n_states, 1.0 / n_states)
     else:
         # Expected stay probability for the average segment length.
-        stay = np.clip(1.0 - len(lengths) / np.maximum(counts, 1.0), 0.1, 0.95)
+        stay = np.clip(1.0 - n_recordings / np.maximum(counts, 1.0), 0.1, 0.95)
         trans = np.zeros((n_states, n_states))
         trans[np.arange(n_states), np.arange(n_states)] = stay
         trans[np.arange(n_states - 1), np.arange(1, n_states)] = 1.0 - stay[:-1]
@@ -225,7 +244,7 @@ def split_heaviest(p: _Params, n_mix: int, offset: float) -> _Params:
 
 
 def em_step(p: _Params, X, XX, batch: Batch, cfg: TrainConfig, floor) -> tuple[_Params, float]:
-    """One Baum-Welch iteration.
+    """One Baum-Welch iteration over one batch (:mod:`wordrec.core.baumwelch`).
 
     Returns
     -------
@@ -234,41 +253,8 @@ def em_step(p: _Params, X, XX, batch: Batch, cfg: TrainConfig, floor) -> tuple[_
     log_lik : float
         Total log-likelihood of the batch under the *input* parameters.
     """
-    n_states, n_mix, n_features = p.means.shape
-    log_b, resp = state_log_densities(XX, safe_log(p.weights), p.means, p.variances)
-    post = posteriors(log_b, batch, safe_log(p.start), safe_log(p.trans), np.where(p.final, 0.0, -np.inf))
-    ok = np.isfinite(post.log_lik)
-    occ = resp  # (n_mix, n_states, n_frames): P(state s, Gaussian m | x) at every frame, in place
-    occ *= post.gamma.T
-    n = occ.sum(axis=2).T.reshape(-1)  # (S * M,)
-    # Sums of x^2, then of x, for all Gaussians in one product: (S * M, 2D).
-    stats = occ.reshape(n_mix * n_states, -1) @ XX.T
-    stats = stats.reshape(n_mix, n_states, -1).transpose(1, 0, 2).reshape(n_states * n_mix, -1)
-    keep = n < max(cfg.min_occupancy, 1e-10)
-    n_safe = np.where(keep, 1.0, n)[:, None]
-    means = stats[:, n_features:] / n_safe
-    variances = np.maximum(stats[:, :n_features] / n_safe - means**2, floor)
-    old_means = p.means.reshape(-1, n_features)
-    old_vars = p.variances.reshape(-1, n_features)
-    means[keep] = old_means[keep]
-    variances[keep] = old_vars[keep]
-    weights = n.reshape(n_states, n_mix)
-    totals = weights.sum(axis=1, keepdims=True)
-    weights = np.where(totals > 0, weights / np.where(totals > 0, totals, 1.0), p.weights)
-    weights = np.maximum(weights, cfg.weight_floor)
-    weights /= weights.sum(axis=1, keepdims=True)
-    counts = post.trans_counts
-    rows = counts.sum(axis=1, keepdims=True)
-    trans = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), p.trans)
-    start = p.start
-    if cfg.topology == "ergodic":
-        first = post.gamma[batch.time == 0].sum(axis=0)
-        start = first / first.sum() if first.sum() > 0 else p.start
-    new = _Params(
-        start, trans, p.final, weights,
-        means.reshape(n_states, n_mix, n_features), variances.reshape(n_states, n_mix, n_features),
-    )
-    return new, float(post.log_lik[ok].sum())
+    stats = accumulate(p, XX, batch)
+    return maximise(p, stats, cfg, floor), stats.log_lik
 
 
 def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray, *, grow_mix: bool = True) -> tuple[WordModel, dict]:
@@ -277,7 +263,12 @@ def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray, *, grow_mix: 
     Parameters
     ----------
     word : str
-    seqs : list of ndarray, each shape (n_frames, n_features)
+    seqs : list of ndarray, each shape (n_frames, n_features), or a source
+        Anything with ``lengths`` (frames of every recording) and
+        ``load(index) -> list of ndarray`` (:class:`InMemory`; recordings on
+        disk, :mod:`wordrec.jobs.store`).  A word of more than
+        ``EM_CHUNK_FRAMES`` frames is trained in chunks of recordings
+        (:mod:`wordrec.core.baumwelch`), read again at every iteration.
     cfg : TrainConfig
     floor : ndarray, shape (n_features,)
         Absolute variance floor.
@@ -297,36 +288,50 @@ def fit_word(word: str, seqs, cfg: TrainConfig, floor: np.ndarray, *, grow_mix: 
         before each iteration and, last, after the final one; EM never
         lowers it within a mixture size), ``log_lik_per_frame`` (final).
     """
-    if not seqs:
+    source = seqs if hasattr(seqs, "load") else InMemory(seqs)
+    if not len(source):
         raise WordrecError(f"word {word!r}: no recordings to train on")
-    lengths = np.array([len(s) for s in seqs])
-    n_states = states_for(lengths, cfg)
+    all_lengths = np.asarray(source.lengths)
+    n_states = states_for(all_lengths, cfg)
     if cfg.topology == "left-to-right":
         # Without skips a recording needs a frame per state.  If most are
         # shorter than that, the word gets fewer states instead.
-        n_states = int(min(n_states, max(1, np.median(lengths))))
-    usable = [s for s in seqs if len(s) >= n_states or cfg.topology == "ergodic"]
-    lengths = np.array([len(s) for s in usable])
-    batch = Batch.of(lengths)
-    X = batch.stack(usable)
-    XX = design(X)
-    p = _initial(X, batch.lengths, n_states, cfg, floor)
+        n_states = int(min(n_states, max(1, np.median(all_lengths))))
+    usable = np.flatnonzero((all_lengths >= n_states) | (cfg.topology == "ergodic"))
+    lengths = all_lengths[usable]
+    chunks = em_chunks(all_lengths, usable, EM_CHUNK_FRAMES)
+    # One chunk (every word of a usual corpus) is read once and kept; more
+    # are read again at every iteration, so that memory stays bounded.
+    kept = list(batches_of(source, chunks)) if len(chunks) == 1 else None
+
+    def batches():
+        return kept if kept is not None else batches_of(source, chunks)
+
+    sums = None
+    for batch, X, _ in batches():
+        part = segment_sums(X, batch.lengths, n_states)
+        sums = part if sums is None else tuple(a + b for a, b in zip(sums, part))
+    p = _initial(sums, len(usable), n_states, cfg, floor)
     history: list[list[float]] = []
     for size in mixture_schedule(cfg.n_mix) if grow_mix else [cfg.n_mix]:
         p = split_heaviest(p, size, cfg.split_offset)
         history.append([])
         previous = None
         for _ in range(iterations(cfg, size)):
-            p, ll = em_step(p, X, XX, batch, cfg, floor)
+            stats = None
+            for batch, _, XX in batches():
+                part = accumulate(p, XX, batch)
+                stats = part if stats is None else stats + part
+            p, ll = maximise(p, stats, cfg, floor), stats.log_lik
             history[-1].append(ll)
             if previous is not None and cfg.tol > 0 and (ll - previous) <= cfg.tol * abs(previous):
                 break
             previous = ll
-    final_ll = _total_log_lik(p, XX, batch)
+    final_ll = sum(_total_log_lik(p, XX, batch) for batch, _, XX in batches())
     history[-1].append(final_ll)
     diagnostics = {
-        "n_recordings": len(seqs),
-        "n_too_short": len(seqs) - len(usable),
+        "n_recordings": len(source),
+        "n_too_short": len(source) - len(usable),
         "n_frames": int(lengths.sum()),
         "n_states": n_states,
         "log_lik": history,
