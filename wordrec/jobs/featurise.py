@@ -184,6 +184,12 @@ def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs:
         The noisy copies' features, by word (empty without ``noise``).
     """
     feats = extract_files([p for p, _ in items], cfg, progress, labelled=True, jobs=jobs, noise=noise)
+    return group_by_word(items, feats, cfg, words)
+
+
+def group_by_word(items, feats, cfg: FeatureConfig, words=None) -> tuple[dict, list[Failure], dict]:
+    """:func:`features_by_word`'s grouping of the featurised ``items``: ``feats`` has one entry per
+    item, a Failure, features, or a pair (features, noisy copy's)."""
     by_word: dict = {}
     copies: dict = {}
     failures = []

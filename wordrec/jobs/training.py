@@ -30,15 +30,16 @@ from wordrec.core.openset import (
 from wordrec.core.train import (
     TrainConfig,
     fit_word,
-    frame_moments,
     mixture_schedule,
     outlier_component,
 )
 from wordrec.errors import WordrecError
 from wordrec.io.caps import check_planned
 from wordrec.jobs.events import QUIET, Events
-from wordrec.jobs.featurise import check_headers, features_by_word
+from wordrec.jobs.corpus_cache import features_by_word as cached_features_by_word
+from wordrec.jobs.featurise import check_headers
 from wordrec.jobs.parallel import ordered_map
+from wordrec.jobs.store import FeatureCache, moments
 
 
 def _fit_job(args):
@@ -111,7 +112,7 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
         words = sorted(by_word)
         if not words:
             raise WordrecError("nothing to train: no words with usable recordings")
-        mean, variance = frame_moments([s for w in words for s in by_word[w]])
+        mean, variance = moments(s for w in words for s in by_word[w])
         floor = cfg.var_floor * variance
         sets.append((words, cfg, outlier_component(mean, variance, cfg)))
         tasks.extend((k, w, (w, by_word[w], cfg, floor)) for w in words)
@@ -142,6 +143,10 @@ def _cost(seqs, cfg: TrainConfig) -> float:
     return float(frames) * cfg.n_states * cfg.n_mix * cfg.max_iter * len(mixture_schedule(cfg.n_mix))
 
 
+#: Held-out recordings scored per task in calibration (even).
+EVIDENCE_CHUNK = 2048
+
+
 def held_out_evidence(fold_models, fold_tests, background, jobs: int = 1, speaker_warp: float = 0.0):
     """:func:`wordrec.core.openset.fold_evidence` of every fold, one worker process each.
 
@@ -156,7 +161,13 @@ def held_out_evidence(fold_models, fold_tests, background, jobs: int = 1, speake
 def _held_out(fold_models, fold_tests, background, jobs: int = 1, speaker_warp: float = 0.0):
     """:func:`held_out_evidence`, and the near counts of :func:`wordrec.core.confusable.near_counts`
     summed over the folds (None without folds)."""
-    tasks = [(models, test, background, speaker_warp) for models, test in zip(fold_models, fold_tests)]
+    # In chunks of recordings (an even number, so that every other one is
+    # still warped up), so that a fold's features need not fit in memory.
+    tasks = [
+        (models, test[a : a + EVIDENCE_CHUNK], background, speaker_warp)
+        for models, test in zip(fold_models, fold_tests)
+        for a in range(0, len(test), EVIDENCE_CHUNK)
+    ]
     parts = ordered_map(_fold_evidence, tasks, jobs)
     if not parts:
         return np.zeros((0, 2)), np.zeros((0, 2)), None
@@ -223,7 +234,8 @@ def n_models(by_word: dict, folds: int = 2) -> int:
 
 def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | None = None, trim: bool = True,
                  reject: bool = True, false_rejection: float = 0.02, speaker_warp: float = SPEAKER_WARP,
-                 jobs: int = 1, events: Events = QUIET, name: str = "the data") -> tuple[ModelSet, list]:
+                 jobs: int = 1, events: Events = QUIET, name: str = "the data",
+                 cache: str | None = None) -> tuple[ModelSet, list]:
     """Everything ``wordrec train`` does between finding the recordings and saving the model.
 
     Parameters
@@ -247,6 +259,10 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
         Told of the stages, progress and every unusable recording as it happens.
     name : str
         What the data is called in the error raised when nothing is usable.
+    cache : str, optional
+        Folder in which to keep the features while training (a scratch
+        folder inside it, removed at the end); default the system's
+        temporary folder.  Memory then does not grow with the corpus.
 
     Returns
     -------
@@ -261,14 +277,22 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
     for f in unreadable:
         events.failed(f)
     feature_cfg = FeatureConfig.for_rate(rate, trim=trim)
+    with FeatureCache(cache) as store:
+        return _train_cached(usable, words, feature_cfg, train_cfg, store.path, reject, false_rejection,
+                             speaker_warp, jobs, events, name, len(items), unreadable)
+
+
+def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_rejection, speaker_warp, jobs,
+                  events, name, n_items, unreadable):
+    """:func:`train_corpus` from the readable items on, with the features in ``folder``."""
     events.stage("Features", len(usable))
-    by_word, failures, copies = features_by_word(
-        usable, feature_cfg, events.advance, words=words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
+    by_word, failures, copies = cached_features_by_word(
+        usable, feature_cfg, folder, events.advance, words=words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
     )
     for f in failures:
         events.failed(f)
     if not by_word:
-        raise WordrecError(f"{name}: none of its {len(items)} recordings is usable (see above); no model written")
+        raise WordrecError(f"{name}: none of its {n_items} recordings is usable (see above); no model written")
     if reject:
         events.stage("Training and calibrating", n_models(by_word))
         models = train_with_rejection(

@@ -1,0 +1,166 @@
+"""Features of a corpus on disk: float32 ``.npy`` shards, read back one recording at a time.
+
+Training a large corpus used to hold every recording's features (float64)
+in the parent process for the whole run, and send each word's to a worker
+in one piece.  Instead the featurising workers write each chunk's features
+to a shard (``shard_NNNNNN.npy``: the chunk's recordings' frames end to
+end, float32, written with ``numpy.save``; never a pickle), and the parent
+keeps only a :class:`Ref` per recording: shard, first row, frames.  A
+``Ref`` stands in for the array wherever the training code takes one: its
+``len`` is its frames, and numpy reads it from the shard when it needs the
+numbers (``__array__``), so a word's recordings go to a worker as a list
+of references and are read there, a chunk at a time when the word is large
+(:data:`wordrec.core.train.EM_CHUNK_FRAMES`).  float32 keeps 7 digits:
+plenty for features (the front end itself is not more exact), and half
+the disk and memory traffic.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+#: Open shards of this process, most recently used last: path -> (file
+#: descriptor, where the data start, features, dtype).  Reads are
+#: positional (``os.pread``), so that worker processes that inherit the
+#: descriptors through fork never move a shared file offset.
+_OPEN: dict = {}
+_MAX_OPEN = 64
+
+
+def _shard(path: str):
+    hit = _OPEN.pop(path, None)
+    if hit is None:
+        with open(path, "rb") as f:
+            fmt = np.lib.format
+            version = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+            start = f.tell()
+        hit = (os.open(path, os.O_RDONLY), start, shape[1], dtype)
+        while len(_OPEN) >= _MAX_OPEN:
+            os.close(_OPEN.pop(next(iter(_OPEN)))[0])
+    _OPEN[path] = hit
+    return hit
+
+
+class Ref:
+    """One recording's features in a shard: ``len()`` frames; an ndarray ``(n_frames, n_features)`` on demand.
+
+    Attributes
+    ----------
+    path : str
+        The shard.
+    row : int
+        Its first frame's row in the shard.
+    n_frames : int
+    """
+
+    __slots__ = ("path", "row", "n_frames")
+
+    def __init__(self, path: str, row: int, n_frames: int):
+        self.path, self.row, self.n_frames = path, row, n_frames
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def load(self) -> np.ndarray:
+        """The features, float64: ``(n_frames, n_features)``."""
+        fd, start, n_features, dtype = _shard(self.path)
+        size = self.n_frames * n_features * dtype.itemsize
+        raw = os.pread(fd, size, start + self.row * n_features * dtype.itemsize)
+        if len(raw) != size:
+            raise OSError(f"{self.path}: feature cache truncated")
+        return np.frombuffer(raw, dtype=dtype).reshape(self.n_frames, n_features).astype(float)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.load()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def __getitem__(self, key):
+        return self.load()[key]
+
+    @property
+    def shape(self) -> tuple:
+        return (self.n_frames, _shard(self.path)[2])
+
+    def __getstate__(self):
+        return (self.path, self.row, self.n_frames)
+
+    def __setstate__(self, state):
+        self.path, self.row, self.n_frames = state
+
+    def __repr__(self) -> str:
+        return f"Ref({self.path!r}, {self.row}, {self.n_frames})"
+
+
+def write_shard(folder: str, number: int, arrays) -> list[Ref]:
+    """Write ``arrays`` (each ``(n_frames, n_features)``) end to end as shard ``number`` in ``folder``.
+
+    Returns a :class:`Ref` per array, in order.  An empty list writes nothing.
+    """
+    arrays = list(arrays)
+    if not arrays:
+        return []
+    path = str(Path(folder) / f"shard_{number:06d}.npy")
+    tmp = path + ".part"
+    with open(tmp, "wb") as f:
+        np.save(f, np.concatenate(arrays, axis=0).astype(np.float32))
+    Path(tmp).replace(path)
+    rows = np.concatenate([[0], np.cumsum([len(a) for a in arrays])[:-1]])
+    return [Ref(path, int(r), len(a)) for r, a in zip(rows, arrays)]
+
+
+class FeatureCache:
+    """A scratch folder of shards that lives as long as a ``with`` block (removed at its end, also on errors).
+
+    ``folder``: where to make it (default: the system's temporary folder,
+    ``$TMPDIR``); on a cluster, a folder every worker can read.
+    """
+
+    def __init__(self, folder: str | None = None):
+        self.folder = folder
+        self.path = None
+
+    def __enter__(self) -> "FeatureCache":
+        self.path = tempfile.mkdtemp(prefix="wordrec-features-", dir=self.folder)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for path in list(_OPEN):
+            if path.startswith(self.path):
+                os.close(_OPEN.pop(path)[0])
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def moments(seqs, block_frames: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`wordrec.core.train.frame_moments` of recordings read a block at a time.
+
+    The same numbers as ``frame_moments`` when all frames fit one block
+    (``block_frames``); beyond, the sums add up block by block in a fixed
+    order (so that the result does not depend on the number of workers).
+    """
+    from wordrec.core.train import frame_moments
+
+    seqs = list(seqs)
+    total = sum(len(s) for s in seqs)
+    if total <= block_frames:
+        return frame_moments([np.asarray(s) for s in seqs])
+    s1 = s2 = 0.0
+    k = 0
+    while k < len(seqs):
+        block, frames = [], 0
+        while k < len(seqs) and (not block or frames + len(seqs[k]) <= block_frames):
+            block.append(np.asarray(seqs[k], dtype=float))
+            frames += len(seqs[k])
+            k += 1
+        X = np.concatenate(block, axis=0)
+        s1 = s1 + X.sum(axis=0)
+        s2 = s2 + np.einsum("ij,ij->j", X, X)
+    mean, mean_sq = s1 / total, s2 / total
+    scale = np.maximum(1e-4 * mean_sq, 1e-12)
+    return mean, np.maximum(mean_sq - mean * mean, scale)
