@@ -73,3 +73,79 @@ def test_a_source_is_trained_on_as_the_list_it_holds(rng):
     a, _ = fit_word("w", seqs, cfg, floor)
     b, _ = fit_word("w", InMemory(seqs), cfg, floor)
     assert np.array_equal(a.means, b.means) and np.array_equal(a.transmat, b.transmat)
+
+
+def _read_all(refs):
+    return [np.asarray(r) for r in refs]
+
+
+def test_features_on_disk_read_back_as_float32_of_what_was_written(tmp_path, rng):
+    import pickle
+
+    from wordrec.jobs.store import Ref, write_shard
+
+    arrays = [rng.normal(size=(n, 5)) for n in (4, 1, 7)]
+    refs = write_shard(str(tmp_path), 3, arrays)
+    assert [len(r) for r in refs] == [4, 1, 7] and (tmp_path / "shard_000003.npy").is_file()
+    assert not list(tmp_path.glob("*.part"))
+    for r, a in zip(refs, arrays):
+        np.testing.assert_array_equal(np.asarray(r), a.astype(np.float32).astype(float))
+        assert np.asarray(r).dtype == np.float64 and r.shape == a.shape
+    back = pickle.loads(pickle.dumps(refs))
+    assert all(isinstance(r, Ref) and np.array_equal(np.asarray(r), np.asarray(s)) for r, s in zip(back, refs))
+    np.testing.assert_array_equal(np.concatenate(refs), np.concatenate(_read_all(refs)))
+
+
+def test_workers_forked_with_open_shards_read_the_right_rows(tmp_path, rng):
+    from wordrec.jobs.parallel import ordered_map
+    from wordrec.jobs.store import write_shard
+
+    refs = write_shard(str(tmp_path), 0, [rng.normal(size=(int(n), 6)) for n in rng.integers(1, 40, size=300)])
+    expected = _read_all(refs)  # opens the shard here, before the workers fork
+    got = ordered_map(_read_all, [refs[k : k + 10] for k in range(0, 300, 10)] * 4, 2)
+    for part, k in zip(got, list(range(0, 300, 10)) * 4):
+        assert all(np.array_equal(a, b) for a, b in zip(part, expected[k : k + 10]))
+
+
+def test_the_feature_cache_is_removed_at_the_end_also_on_errors(tmp_path):
+    from wordrec.jobs.store import FeatureCache, write_shard
+
+    with pytest.raises(RuntimeError):
+        with FeatureCache(str(tmp_path)) as cache:
+            write_shard(cache.path, 0, [np.zeros((2, 3))])
+            raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_moments_read_in_blocks_are_those_of_all_frames(tmp_path, rng):
+    from wordrec.core.train import frame_moments
+    from wordrec.jobs.store import moments, write_shard
+
+    arrays = [rng.normal(size=(int(n), 4)) * 3 + 1 for n in rng.integers(1, 30, size=50)]
+    refs = write_shard(str(tmp_path), 0, arrays)
+    mean, var = frame_moments(_read_all(refs))
+    m1, v1 = moments(refs)
+    assert np.array_equal(m1, mean) and np.array_equal(v1, var)  # one block: the same numbers
+    m2, v2 = moments(refs, block_frames=40)
+    np.testing.assert_allclose(m2, mean, rtol=1e-10)
+    np.testing.assert_allclose(v2, var, rtol=1e-10)
+
+
+def test_training_from_the_cache_leaves_nothing_behind_and_does_not_depend_on_jobs(tmp_path):
+    from conftest import make_tone_corpus
+
+    from wordrec.jobs.training import train_corpus
+    from wordrec.io import modelfile
+
+    data = make_tone_corpus(tmp_path / "data", n_per_word=6)
+    items = sorted((p, p.parent.name) for p in data.glob("*/*.wav"))
+    words = sorted({w for _, w in items})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cfg = TrainConfig(n_states=3, n_mix=2, max_iter=4)
+    texts = []
+    for jobs in (1, 2):
+        models, _ = train_corpus(items, words, cfg, jobs=jobs, cache=str(cache))
+        texts.append(modelfile.dumps(models))
+        assert list(cache.iterdir()) == []
+    assert texts[0] == texts[1]
