@@ -149,3 +149,29 @@ def test_training_from_the_cache_leaves_nothing_behind_and_does_not_depend_on_jo
         texts.append(modelfile.dumps(models))
         assert list(cache.iterdir()) == []
     assert texts[0] == texts[1]
+
+
+def test_recognition_in_blocks_and_workers_answers_as_in_one_batch(tmp_path, monkeypatch):
+    from conftest import make_tone_corpus
+
+    from wordrec.jobs import recognition
+    from wordrec.jobs.training import train_corpus
+
+    data = make_tone_corpus(tmp_path / "data", n_per_word=5)
+    items = sorted((p, p.parent.name) for p in data.glob("*/*.wav"))
+    models, _ = train_corpus(items, sorted({w for _, w in items}), TrainConfig(n_states=3, n_mix=2, max_iter=4))
+    paths = [p for p, _ in items] + [tmp_path / "missing.wav"]
+    whole = recognition.recognize_files(models, paths, 2)
+    monkeypatch.setattr(recognition, "BLOCK_FILES", 4)
+    seen = []
+    stream = recognition.recognize_stream(models, paths, 2, seen.append, jobs=2)
+    first = next(stream)
+    assert seen == [4]  # the first block is answered before the others are read
+    rest = [first] + list(stream)
+
+    def key(a):
+        return (a.path, a.failure) if a.failure else (a.path, a.word, a.confidence, a.ranked.log_liks)
+
+    for blocks in (rest, recognition.recognize_files(models, paths, 2, jobs=1)):
+        assert [key(a) for a in blocks] == [key(a) for a in whole]
+    assert rest[-1].failure is not None and sum(seen) == len(paths)

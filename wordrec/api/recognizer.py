@@ -229,9 +229,25 @@ class Recognizer:
         events = events_of(progress)
         events.stage("Recognising", len(recs))
         answers = recognize_files(
-            self.fitted, recs, int(nbest), events.advance, threshold, reject, AdaptConfig() if adapt else None
+            self.fitted, recs, int(nbest), events.advance, threshold, reject, AdaptConfig() if adapt else None,
+            jobs=self._cores(),
         )
         return [result_of(a) for a in answers]
+
+    def iter_recognize(self, recordings: Sequence[RecordingLike], sample_rate=None, nbest: int = 1,
+                       threshold: float | None = None, reject: bool = True,
+                       progress: Progress | Events | None = None):
+        """:meth:`recognize` (without ``adapt``) as a generator: each :class:`Result` in order, as soon as
+        it is ready, in ``jobs`` worker processes and bounded memory however many recordings there are."""
+        from wordrec.jobs.recognition import recognize_stream
+
+        if not (isinstance(nbest, (int, np.integer)) and nbest >= 1):
+            raise WordrecError(f"nbest must be a positive whole number, not {nbest!r}")
+        recs = recordings_of(recordings, sample_rate)
+        events = events_of(progress)
+        events.stage("Recognising", len(recs))
+        for a in recognize_stream(self.fitted, recs, int(nbest), events.advance, threshold, reject, self._cores()):
+            yield result_of(a)
 
     def predict(self, recordings: Sequence[RecordingLike], sample_rate=None) -> list:
         """The answer for each recording: a word, ``"<unknown>"``, or None where it could not be used."""

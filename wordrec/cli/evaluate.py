@@ -42,7 +42,7 @@ def _group_regex(ctx, param, value):
 @click.option("--group-by", "group_by", default=None, metavar="REGEX", callback=_group_regex, help="Cross-validate leaving one group out; a file's group is the first capture group of REGEX searched in its name, e.g. '_([a-z]+)_'.")
 @training_options("With cross-validation: ")
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="With cross-validation: resample to this rate in Hz.  [default: the lowest rate in the data]")
-@click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
+@click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.  [default: 0]")
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False, readable=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
 @click.option("--threshold", default=None, type=Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
@@ -80,8 +80,8 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         raise click.UsageError("--oov and --threshold need -m MODEL")
     if threshold is not None and oov_dir is None:
         raise click.UsageError("--threshold applies to the --oov report: give --oov DIR too")
-    if model_path is not None and (cv_options or sample_rate is not None or jobs is not None):
-        raise click.UsageError("training options (--states, --mix, --seed, -j, ...) apply only with --folds or --group-by")
+    if model_path is not None and (cv_options or sample_rate is not None):
+        raise click.UsageError("training options (--states, --mix, --seed, ...) apply only with --folds or --group-by")
     _check_report_files(plot, csv_path)
     if cross:
         _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, adaptation(adapt), plot, csv_path)
@@ -106,10 +106,12 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         report_skipped(skipped)
         total = len(found.items) + len(oov_files)
         with progress(total, "Evaluating", quiet or total < 50) as bar:
-            rep, failures = evaluate_open_set(models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt))
+            rep, failures = evaluate_open_set(
+                models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt), cores(jobs)
+            )
     else:
         with progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
-            rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt))
+            rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt), cores(jobs))
     report_failures(failures)
     _write_report_files(rep, plot, csv_path)
     if as_json:

@@ -20,15 +20,15 @@ def words_not_in_model(models, items) -> dict:
     return dict(sorted(missing.items()))
 
 
-def evaluate_corpus(models, items, progress=None, adapt=None) -> tuple[dict, list[Failure]]:
-    """Recognise labelled ``(path, word)`` items and summarise (``adapt``: as for :func:`recognize_files`).
+def evaluate_corpus(models, items, progress=None, adapt=None, jobs: int = 1) -> tuple[dict, list[Failure]]:
+    """Recognise labelled ``(path, word)`` items and summarise (``adapt``, ``jobs``: as for :func:`recognize_files`).
 
     Returns the report of :func:`wordrec.core.metrics.report` (labels: the
     model's words plus any true word it lacks, and ``<silence>`` if a file
     held no speech: an error) and the files that failed.  The accuracy is
     closed-set: the best word, whatever its confidence.
     """
-    answers = recognize_files(models, [p for p, _ in items], 1, progress, adapt=adapt)
+    answers = recognize_files(models, [p for p, _ in items], 1, progress, adapt=adapt, jobs=jobs)
     ok = [(a, w) for a, (_, w) in zip(answers, items) if a.failure is None]
     failures = [a.failure for a in answers if a.failure is not None]
     truth = [w for _, w in ok]
@@ -40,7 +40,7 @@ def evaluate_corpus(models, items, progress=None, adapt=None) -> tuple[dict, lis
 
 
 def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float | None = None,
-                      adapt=None) -> tuple[dict, list[Failure]]:
+                      adapt=None, jobs: int = 1) -> tuple[dict, list[Failure]]:
     """In-vocabulary ``(path, word)`` items and out-of-vocabulary files, with rejection.
 
     With ``adapt``, all of them are one batch for :func:`recognize_files`.
@@ -63,7 +63,7 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         raise WordrecError(f"the model has no {what} (train it without --no-reject)")
     paths = [p for p, _ in items] + list(oov_paths)
     truth_all = [w for _, w in items] + [UNKNOWN] * len(oov_paths)
-    answers = recognize_files(models, paths, 1, progress, threshold, adapt=adapt)
+    answers = recognize_files(models, paths, 1, progress, threshold, adapt=adapt, jobs=jobs)
     failures = [a.failure for a in answers if a.failure is not None]
     ok = [(a, t) for a, t in zip(answers, truth_all) if a.failure is None]
     truth = [t for _, t in ok]

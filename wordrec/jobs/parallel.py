@@ -31,28 +31,46 @@ def ordered_map(fn, tasks, jobs: int = 1, done=None) -> list:
     (raised as KeyboardInterrupt by the CLI) or an error.  Workers ignore
     Ctrl-C themselves, so that only this process reacts to it.
     """
-    tasks = list(tasks)
     results: list = []
+    for out in ordered_iter(fn, tasks, jobs):
+        results.append(out)
+        if done:
+            done(len(results) - 1)
+    return results
+
+
+def ordered_iter(fn, tasks, jobs: int = 1, setup=None, setup_args=()):
+    """:func:`ordered_map` as a generator: each result as soon as it and those before it are in.
+
+    ``setup(*setup_args)`` runs once in every worker (or here, with
+    ``jobs=1``) before its first task: for what all tasks share and should
+    not be sent with each, such as a model.  The pool ends when the
+    generator does: exhausted, closed early, or on an error.
+    """
+    tasks = list(tasks)
     if jobs <= 1 or len(tasks) <= 1:
+        if setup:
+            setup(*setup_args)
         for task in tasks:
-            results.append(fn(task))
-            if done:
-                done(len(results) - 1)
-        return results
+            yield fn(task)
+        return
     import multiprocessing
 
-    pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_worker_signals)
+    pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_worker_start, initargs=(setup, setup_args))
     try:
         for out in pool.imap(fn, tasks):
-            results.append(out)
-            if done:
-                done(len(results) - 1)
+            yield out
     except BaseException:
         _kill(pool)
         raise
     pool.close()
     pool.join()
-    return results
+
+
+def _worker_start(setup, setup_args) -> None:
+    _worker_signals()
+    if setup:
+        setup(*setup_args)
 
 
 def _kill(pool) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 from wordrec.core.adapt import adapt_unsupervised
 from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.openset import confidences
-from wordrec.core.score import rank, score
+from wordrec.core.score import Scorer, rank, score
 from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
+from wordrec.jobs.parallel import ordered_iter
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def rejection_threshold(models, threshold: float | None = None, reject: bool = T
 
 
 def recognize_files(models, paths, nbest: int | None = None, progress=None,
-                    threshold: float | None = None, reject: bool = True, adapt=None) -> list[Answer]:
+                    threshold: float | None = None, reject: bool = True, adapt=None, jobs: int = 1) -> list[Answer]:
     """Score every file against every word; one :class:`Answer` per path.
 
     Parameters
@@ -96,12 +97,56 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
     adapt : wordrec.core.adapt.AdaptConfig, optional
         Treat the files as one speaker's: adapt the models to them
         (:func:`wordrec.core.adapt.adapt_unsupervised`) and answer with the
-        adapted models.
+        adapted models.  The files are then one batch, held in memory.
+    jobs : int
+        Worker processes (without ``adapt``); the answers do not depend on it.
     """
+    if adapt is None:
+        return list(recognize_stream(models, paths, nbest, progress, threshold, reject, jobs))
+    return _answers(models, models, list(paths), nbest, threshold, reject, progress, adapt)
+
+
+#: Files recognised per task: the unit of work of a worker, and what bounds
+#: the features held at once.
+BLOCK_FILES = 256
+# In a worker (or this process): the models and their prepared scorer.
+_STATE: dict = {}
+
+
+def _set_models(models) -> None:
+    _STATE["models"], _STATE["scorer"] = models, Scorer(models)
+
+
+def _recognize_block(task) -> list:
+    paths, nbest, threshold, reject = task
+    return _answers(_STATE["models"], _STATE["scorer"], paths, nbest, threshold, reject)
+
+
+def recognize_stream(models, paths, nbest: int | None = None, progress=None, threshold: float | None = None,
+                     reject: bool = True, jobs: int = 1):
+    """:func:`recognize_files` without adaptation, as a generator: answers in order, as they are ready.
+
+    Files go in blocks of ``BLOCK_FILES`` to ``jobs`` worker processes, so
+    that memory stays bounded however many files there are; ``progress``
+    is called with the number of files after each block.
+    """
+    paths = list(paths)
+    blocks = [(paths[a : a + BLOCK_FILES], nbest, threshold, reject) for a in range(0, len(paths), BLOCK_FILES)]
+    try:
+        for block, answers in zip(blocks, ordered_iter(_recognize_block, blocks, jobs, _set_models, (models,))):
+            if progress:
+                progress(len(block[0]))
+            yield from answers
+    finally:
+        _STATE.clear()
+
+
+def _answers(models, scorer, paths, nbest, threshold, reject, progress=None, adapt=None) -> list[Answer]:
+    """The answers for ``paths`` as one batch (``scorer``: ``models`` or their :class:`Scorer`)."""
     feats = extract_files(list(paths), models.features, progress, silence=True)
     good = [i for i, f in enumerate(feats) if not isinstance(f, (Failure, Silence))]
     good_feats = [feats[i] for i in good]
-    scores = score(models, good_feats) if good else np.zeros((0, len(models.models)))
+    scores = score(scorer, good_feats) if good else np.zeros((0, len(models.models)))
     conf = confidences(models, good_feats, scores) if good else None
     threshold = rejection_threshold(models, threshold, reject)
     if adapt is not None and good:
