@@ -175,3 +175,23 @@ def test_recognition_in_blocks_and_workers_answers_as_in_one_batch(tmp_path, mon
     for blocks in (rest, recognition.recognize_files(models, paths, 2, jobs=1)):
         assert [key(a) for a in blocks] == [key(a) for a in whole]
     assert rest[-1].failure is not None and sum(seen) == len(paths)
+
+
+@pytest.mark.parametrize("text, expected", [("2G", 2 << 30), ("1500M", 1500 << 20), ("2GiB", 2 << 30), ("4096", 4096), ("1.5k", 1536)])
+def test_memory_sizes_are_read_with_their_units(text, expected):
+    from wordrec.cli.common import memory_bytes
+
+    assert memory_bytes(text) == expected
+
+
+def test_a_memory_budget_caps_the_workers_and_a_bad_size_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from wordrec.cli import cli
+    from wordrec.jobs.parallel import PARENT_BYTES, WORKER_BYTES, jobs_within
+
+    assert jobs_within(8, PARENT_BYTES + 3 * WORKER_BYTES) == 3
+    assert jobs_within(2, PARENT_BYTES + 3 * WORKER_BYTES) == 2
+    assert jobs_within(4, 1) == 1  # one worker whatever the budget
+    result = CliRunner().invoke(cli, ["train", str(tmp_path), "-o", str(tmp_path / "m"), "--memory", "lots"])
+    assert result.exit_code == 2 and "'lots' is not a size" in result.output

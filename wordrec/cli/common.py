@@ -178,3 +178,32 @@ def cores(jobs: int | None) -> int:
     import os
 
     return jobs or os.cpu_count() or 1
+
+
+def memory_bytes(text: str | None) -> int | None:
+    """``--memory``: a size such as ``1500M``, ``2G`` or ``2GiB`` (bytes without a unit), or None."""
+    import re
+
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*", text, flags=re.IGNORECASE)
+    value = float(m.group(1)) * 1024 ** " kmgt".index(m.group(2).lower() or " ") if m else 0
+    if not 1 <= value < 2**50:
+        raise click.BadParameter(f"{text!r} is not a size (e.g. 1500M, 2G)", param_hint="'--memory'")
+    return int(value)
+
+
+def memory_option(command):
+    """``--memory SIZE`` for commands that run worker processes."""
+    return click.option(
+        "--memory", default=None, metavar="SIZE",
+        help="Memory to stay within, e.g. 2G or 1500M; it caps the worker processes (each holds a bounded amount, "
+        "whatever the corpus).  [default: a quarter of the machine's memory]",
+    )(command)
+
+
+def workers(jobs: int | None, memory: str | None) -> int:
+    """``-j`` and ``--memory`` as a number of worker processes."""
+    from wordrec.jobs.parallel import jobs_within
+
+    return jobs_within(cores(jobs), memory_bytes(memory))

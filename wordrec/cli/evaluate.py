@@ -11,6 +11,8 @@ from wordrec.cli.common import (
     Range,
     adaptation,
     cores,
+    memory_option,
+    workers,
     count,
     dump_json,
     progress,
@@ -46,11 +48,12 @@ def _group_regex(ctx, param, value):
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False, readable=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
 @click.option("--threshold", default=None, type=Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
+@memory_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False, readable=False), help="Draw the confusion matrix, with --oov the DET curve beside it, with --folds/--group-by the accuracy per fold (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, readable=False), help="Write the confusion matrix as CSV (rows = truth).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, as_json, plot, csv_path, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, memory, as_json, plot, csv_path, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -84,7 +87,7 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         raise click.UsageError("training options (--states, --mix, --seed, ...) apply only with --folds or --group-by")
     _check_report_files(plot, csv_path)
     if cross:
-        _cross_validate(data, folds, group_by, cv_options, sample_rate, jobs, as_json, quiet, adaptation(adapt), plot, csv_path)
+        _cross_validate(data, folds, group_by, cv_options, sample_rate, workers(jobs, memory), as_json, quiet, adaptation(adapt), plot, csv_path)
         return
 
     from wordrec.io import corpus, modelfile
@@ -107,11 +110,11 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         total = len(found.items) + len(oov_files)
         with progress(total, "Evaluating", quiet or total < 50) as bar:
             rep, failures = evaluate_open_set(
-                models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt), cores(jobs)
+                models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt), workers(jobs, memory)
             )
     else:
         with progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
-            rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt), cores(jobs))
+            rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt), workers(jobs, memory))
     report_failures(failures)
     _write_report_files(rep, plot, csv_path)
     if as_json:

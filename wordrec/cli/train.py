@@ -8,11 +8,12 @@ from wordrec.cli.common import (
     SEEDS,
     Bars,
     Range,
-    cores,
     count,
     listed_above,
+    memory_option,
     refuse_given,
     say,
+    workers,
 )
 
 
@@ -61,9 +62,10 @@ def training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise
 @click.option("--reject/--no-reject", default=True, help="Train a background model and calibrate a rejection threshold on held-out folds, so that 'recognize' can answer <unknown>.  [default: on]")
 @click.option("--false-rejection", default=0.02, show_default=True, type=Range(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
 @click.option("--speaker-warp", default=0.1, show_default=True, type=Range(0, 0.3), help="Calibrate on held-out recordings whose formants are moved this fraction up or down, as if other speakers said them, so that new voices are not rejected as unknown words.  0: calibrate for the training speakers' voices (rejects more unknown words, and many answers for new speakers).")
+@memory_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
-def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, quiet, no_trim):
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, memory, quiet, no_trim):
     """Train one GMM-HMM per word on DATA and write the model file.
 
     DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
@@ -83,7 +85,7 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     rec = Recognizer(
         **training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight),
         sample_rate=sample_rate, trim=not no_trim, reject=reject, false_rejection=false_rejection,
-        speaker_warp=speaker_warp, jobs=cores(jobs),
+        speaker_warp=speaker_warp, jobs=workers(jobs, memory),
     )
     modelfile.check_writable(output)
     with Bars(quiet) as bars:

@@ -115,3 +115,32 @@ def _worker_signals() -> None:
 
 def _exit_quietly(signum, frame):
     raise SystemExit(1)
+
+
+#: What a worker of training or recognition holds at most, about (an EM
+#: chunk of :data:`wordrec.core.train.EM_CHUNK_FRAMES` frames and its
+#: working arrays, or a block of recordings and its scores), and what the
+#: parent process holds besides a reference per recording.
+WORKER_BYTES = 400 << 20
+PARENT_BYTES = 300 << 20
+
+
+def default_memory() -> int:
+    """The default memory budget in bytes: a quarter of the machine's memory (2 GiB if unknown)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+def jobs_within(jobs: int, memory: int | None) -> int:
+    """Worker processes that fit a memory budget of ``memory`` bytes (None: :func:`default_memory`).
+
+    Every part of a job holds a bounded amount whatever the corpus (fixed
+    chunk sizes, so that results never depend on the budget); the budget
+    sets how many workers may run at once, one at least.
+    """
+    budget = default_memory() if memory is None else memory
+    return max(1, min(jobs, (budget - PARENT_BYTES) // WORKER_BYTES))
