@@ -53,9 +53,16 @@ def _say(*parts) -> None:
     print(*parts, flush=True)
 
 
+#: Run wordrec from this source tree instead of the installed one (--tree), to measure another version.
+TREE: list = []
+
+
 def _wordrec(args, log: Path) -> proctree.Usage:
+    env = proctree.env_one_thread()
+    if TREE:
+        env["PYTHONPATH"] = TREE[0]
     with open(log, "w") as err:
-        u = proctree.run(WORDREC + args, env=proctree.env_one_thread(), stdout=err, stderr=err)
+        u = proctree.run(WORDREC + args, env=env, stdout=err, stderr=err)
     if u.returncode not in (0, 3):
         _say(f"  (exit {u.returncode}; see {log})")
     return u
@@ -68,23 +75,23 @@ def fsdd_model(scratch: Path) -> Path:
     return model
 
 
-def section_train(scratch: Path, sizes) -> None:
+def section_train(scratch: Path, sizes, extra=()) -> None:
     _say("## train: perturbed FSDD copies, wordrec train -j 2 (defaults)")
     for n in sizes:
         data = scale_corpus.fsdd_copies(scratch / "fsdd-copies", n)
         subset = _manifest(data, n, scratch / f"fsdd-copies-{n}.tsv")
-        u = _wordrec(["train", str(subset), "-o", str(scratch / f"copies-{n}.model"), "-j", "2", "-q"],
+        u = _wordrec(["train", str(subset), "-o", str(scratch / f"copies-{n}.model"), "-j", "2", "-q", *extra],
                      scratch / f"train-{n}.log")
         _say(f"  {n:>8} files: {u.row()}  {1e3 * u.cpu_s / n:.2f} ms CPU a file")
 
 
 def section_eval(scratch: Path, sizes, extra=()) -> None:
     model = fsdd_model(scratch)
-    _say("## eval: FSDD model on perturbed FSDD copies, wordrec eval -j 2")
+    _say(f"## eval: FSDD model on perturbed FSDD copies, wordrec eval {' '.join(extra)}")
     for n in sizes:
         data = scale_corpus.fsdd_copies(scratch / "fsdd-copies", n)
         subset = _manifest(data, n, scratch / f"fsdd-copies-{n}.tsv")
-        u = _wordrec(["eval", "-m", str(model), str(subset), "-j", "2", *extra], scratch / f"eval-{n}.log")
+        u = _wordrec(["eval", "-m", str(model), str(subset), *extra], scratch / f"eval-{n}.log")
         _say(f"  {n:>8} files: {u.row()}  {n / u.wall_s:.0f} files/s")
 
 
@@ -174,8 +181,12 @@ def main(argv=None) -> None:
     ap.add_argument("--vocab-model", type=Path, help="model trained on the espeak-ng vocabulary (default: train it)")
     ap.add_argument("--words", type=int, default=1000)
     ap.add_argument("--takes", type=int, default=20)
-    ap.add_argument("--eval-args", default="", help="more options for wordrec eval, space-separated")
+    ap.add_argument("--eval-args", default="-j 2", help="options for wordrec eval, space-separated [-j 2]")
+    ap.add_argument("--train-args", default="", help="more options for wordrec train, space-separated")
+    ap.add_argument("--tree", help="run wordrec from this source tree (e.g. an unpacked older commit)")
     a = ap.parse_args(argv)
+    if a.tree:
+        TREE.append(a.tree)
     a.scratch.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in a.sizes.split(",") if s]
     what = set(a.what.split(","))
@@ -188,7 +199,7 @@ def main(argv=None) -> None:
             section_train_vocab(a.scratch, a.words, a.takes)
         section_vocab(a.scratch, model, [int(s) for s in a.vocab_sizes.split(",")])
     if "train" in what:
-        section_train(a.scratch, sizes)
+        section_train(a.scratch, sizes, a.train_args.split())
     if "eval" in what:
         section_eval(a.scratch, sizes, a.eval_args.split())
 

@@ -207,3 +207,13 @@ def workers(jobs: int | None, memory: str | None) -> int:
     from wordrec.jobs.parallel import jobs_within
 
     return jobs_within(cores(jobs), memory_bytes(memory))
+
+
+def scheduler_option(command):
+    """``--scheduler ADDRESS`` for commands whose work can go to a Dask cluster."""
+    return click.option(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="Send the work to a dask.distributed cluster: a scheduler's address (tcp://host:8786), or local:N "
+        "for N worker processes on this machine.  Needs wordrec[dask]; the workers read the files, so on several "
+        "machines they must be on shared storage (and TMPDIR too, for train's feature cache).",
+    )(command)

@@ -12,6 +12,7 @@ from wordrec.cli.common import (
     adaptation,
     cores,
     memory_option,
+    scheduler_option,
     workers,
     count,
     dump_json,
@@ -49,11 +50,12 @@ def _group_regex(ctx, param, value):
 @click.option("--threshold", default=None, type=Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
 @memory_option
+@scheduler_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False, readable=False), help="Draw the confusion matrix, with --oov the DET curve beside it, with --folds/--group-by the accuracy per fold (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, readable=False), help="Write the confusion matrix as CSV (rows = truth).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, memory, as_json, plot, csv_path, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, memory, scheduler, as_json, plot, csv_path, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -86,10 +88,19 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
     if model_path is not None and (cv_options or sample_rate is not None):
         raise click.UsageError("training options (--states, --mix, --seed, ...) apply only with --folds or --group-by")
     _check_report_files(plot, csv_path)
-    if cross:
-        _cross_validate(data, folds, group_by, cv_options, sample_rate, workers(jobs, memory), as_json, quiet, adaptation(adapt), plot, csv_path)
-        return
+    from wordrec.jobs.parallel import cluster
 
+    with cluster(scheduler):
+        if cross:
+            _cross_validate(data, folds, group_by, cv_options, sample_rate, workers(jobs, memory), as_json, quiet,
+                            adaptation(adapt), plot, csv_path)
+        else:
+            _evaluate_model(model_path, data, oov_dir, threshold, adapt, workers(jobs, memory), as_json, quiet, plot,
+                            csv_path)
+
+
+def _evaluate_model(model_path, data, oov_dir, threshold, adapt, jobs, as_json, quiet, plot, csv_path) -> None:
+    """eval -m MODEL: the report of the model on DATA (and --oov)."""
     from wordrec.io import corpus, modelfile
     from wordrec.jobs.evaluation import (
         evaluate_corpus,
@@ -110,11 +121,11 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         total = len(found.items) + len(oov_files)
         with progress(total, "Evaluating", quiet or total < 50) as bar:
             rep, failures = evaluate_open_set(
-                models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt), workers(jobs, memory)
+                models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt), jobs
             )
     else:
         with progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
-            rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt), workers(jobs, memory))
+            rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt), jobs)
     report_failures(failures)
     _write_report_files(rep, plot, csv_path)
     if as_json:

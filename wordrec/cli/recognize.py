@@ -11,6 +11,7 @@ from wordrec.cli.common import (
     Bars,
     Range,
     memory_option,
+    scheduler_option,
     dump_json,
     progress,
     refuse_given,
@@ -41,11 +42,12 @@ from wordrec.errors import WordrecError
 @click.option("--adapt", is_flag=True, help="The files are one speaker's: recognise them, adapt the models' means to them as recognised, and recognise them again.  Pays off from about 10 recordings a word; each answer then depends on the whole batch.")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Answers do not depend on it.")
 @memory_option
+@scheduler_option
 @click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood<TAB>confidence' (<unknown> below the threshold, as for single words).")
 @click.option("--rate", default=None, type=click.IntRange(1000, 768000), help="With '-' (a recording on stdin) in raw PCM: its sample rate in Hz.  [default: 16000]")
 @click.option("--format", "fmt", default=None, type=click.Choice(["s16le", "s32le", "f32le"]), help="With '-' in raw PCM: its sample format.  [default: s16le]")
 @click.option("--channels", default=None, type=click.IntRange(1, 256), help="With '-' in raw PCM: its channels.  [default: 1]")
-def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, jobs, memory, segment, rate, fmt, channels):
+def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, jobs, memory, scheduler, segment, rate, fmt, channels):
     """Recognise the word spoken in each file (folders are searched for audio).
 
     Prints 'path<TAB>word<TAB>log-likelihood<TAB>confidence' per file.  The
@@ -83,6 +85,14 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
         models = rec.model_
         return _recognize_segments(models, files, nbest, as_json, quiet, rejection_threshold(models, threshold, not no_reject))
     rec.jobs = workers(jobs, memory)
+    from wordrec.jobs.parallel import cluster
+
+    with cluster(scheduler):
+        _recognize_files(rec, files, nbest, as_json, threshold, no_reject, quiet, adapt)
+
+
+def _recognize_files(rec, files, nbest, as_json, threshold, no_reject, quiet, adapt) -> None:
+    """recognize without --segment: one line per file (all at the end with --adapt or --json)."""
     if adapt or as_json:
         with Bars(quiet, least=50) as bars:
             results = rec.recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject, adapt=adapt, progress=bars.events)

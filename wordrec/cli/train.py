@@ -11,6 +11,7 @@ from wordrec.cli.common import (
     count,
     listed_above,
     memory_option,
+    scheduler_option,
     refuse_given,
     say,
     workers,
@@ -63,9 +64,10 @@ def training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise
 @click.option("--false-rejection", default=0.02, show_default=True, type=Range(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
 @click.option("--speaker-warp", default=0.1, show_default=True, type=Range(0, 0.3), help="Calibrate on held-out recordings whose formants are moved this fraction up or down, as if other speakers said them, so that new voices are not rejected as unknown words.  0: calibrate for the training speakers' voices (rejects more unknown words, and many answers for new speakers).")
 @memory_option
+@scheduler_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
-def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, memory, quiet, no_trim):
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, memory, scheduler, quiet, no_trim):
     """Train one GMM-HMM per word on DATA and write the model file.
 
     DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
@@ -88,7 +90,9 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
         speaker_warp=speaker_warp, jobs=workers(jobs, memory),
     )
     modelfile.check_writable(output)
-    with Bars(quiet) as bars:
+    from wordrec.jobs.parallel import cluster
+
+    with cluster(scheduler), Bars(quiet) as bars:
         rec.fit_folder(data, progress=bars.events)
     rec.save(output)
     click.echo(train_summary(rec.model_))

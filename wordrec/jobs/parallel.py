@@ -1,10 +1,18 @@
-"""Run independent tasks in worker processes, results in task order.
+"""Run independent tasks in worker processes, or on a Dask cluster, results in task order.
 
 Each task's result depends on the task alone, so the output is the same
 for any number of workers; ``jobs=1`` runs in this process, with no pool.
+Inside :func:`cluster` every task goes to a ``dask.distributed`` cluster
+instead (the optional ``[dask]`` extra, imported only there): the same
+tasks, so the same results.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+
+# The Dask client of the innermost active cluster() block, if any.
+_CLUSTER: list = []
 
 
 def ordered_map(fn, tasks, jobs: int = 1, done=None) -> list:
@@ -48,6 +56,9 @@ def ordered_iter(fn, tasks, jobs: int = 1, setup=None, setup_args=()):
     generator does: exhausted, closed early, or on an error.
     """
     tasks = list(tasks)
+    if _CLUSTER:
+        yield from _cluster_iter(_CLUSTER[-1], fn, tasks, setup, setup_args)
+        return
     if jobs <= 1 or len(tasks) <= 1:
         if setup:
             setup(*setup_args)
@@ -144,3 +155,75 @@ def jobs_within(jobs: int, memory: int | None) -> int:
     """
     budget = default_memory() if memory is None else memory
     return max(1, min(jobs, (budget - PARENT_BYTES) // WORKER_BYTES))
+
+
+@contextmanager
+def cluster(address: str | None):
+    """Send every task of the jobs run inside the block to a ``dask.distributed`` cluster.
+
+    ``address``: a scheduler's address (``tcp://host:8786``), or
+    ``local:N`` to start a ``LocalCluster`` of N single-threaded worker
+    processes on this machine for the block; None does nothing.  Workers
+    read the recordings and the feature cache themselves: on a cluster,
+    paths must name shared storage.
+    """
+    if address is None:
+        yield None
+        return
+    from wordrec.errors import WordrecError
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise WordrecError("--scheduler needs dask.distributed: pip install 'wordrec[dask]'") from None
+    local = None
+    if address.startswith("local:"):
+        n = address.removeprefix("local:")
+        if not n.isdigit() or not 1 <= int(n) <= 256:
+            raise WordrecError(f"--scheduler {address}: local:N needs N from 1 to 256 workers")
+        local = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        client = Client(local if local is not None else address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        if local is not None:
+            local.close()
+        raise WordrecError(f"--scheduler {address}: cannot reach the scheduler ({exc})") from None
+    _CLUSTER.append(client)
+    try:
+        yield client
+    finally:
+        _CLUSTER.pop()
+        client.close()
+        if local is not None:
+            local.close()
+
+
+# In a Dask worker: the token of the set-up last run there.
+_SET_UP: dict = {}
+
+
+def _with_setup(fn, task, setup, setup_args, token):
+    """Run ``setup(*setup_args)`` once per worker process (per ``token``), then ``fn(task)``."""
+    if setup is not None and _SET_UP.get("token") != token:
+        setup(*setup_args)
+        _SET_UP["token"] = token
+    return fn(task)
+
+
+def _cluster_iter(client, fn, tasks, setup, setup_args):
+    """:func:`ordered_iter` on a Dask client: all tasks submitted, results taken in order."""
+    import uuid
+
+    token = uuid.uuid4().hex
+    shared = client.scatter(list(setup_args), broadcast=True) if setup is not None else []
+    futures = [
+        client.submit(_with_setup, fn, task, setup, shared, token, pure=False, key=f"wordrec-{token}-{i}")
+        for i, task in enumerate(tasks)
+    ]
+    try:
+        for f in futures:
+            yield f.result()
+            f.release()
+    finally:
+        for f in futures:
+            f.cancel()
