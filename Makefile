@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@echo "Installing wordrec into $(VENV) (log: $(VENV)/install.log)"
 	@$(PYTHON) -m venv $(VENV)
 	@($(BIN)/python -m pip install --quiet --upgrade pip && \
-	  $(BIN)/python -m pip install --quiet -e '.[test]') > $(VENV)/install.log 2>&1 \
+	  $(BIN)/python -m pip install --quiet -e '.[test,dask]') > $(VENV)/install.log 2>&1 \
 	  || (cat $(VENV)/install.log; exit 1)
 	@touch $(STAMP)
 

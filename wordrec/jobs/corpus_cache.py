@@ -8,8 +8,9 @@ objects, so its memory does not grow with the features of the corpus.
 
 from __future__ import annotations
 
+from wordrec.core.confidence import spectral_variation
 from wordrec.core.features import FeatureConfig
-from wordrec.jobs.featurise import Failure, _extract_chunk, group_by_word
+from wordrec.jobs.featurise import Failure, _extract_chunk, check_headers, group_by_word
 from wordrec.jobs.parallel import ordered_map
 from wordrec.jobs.store import write_shard
 
@@ -23,7 +24,12 @@ def _extract_and_store(task) -> list:
     paths, first, cfg, noise, folder, number = task
     out = _extract_chunk((paths, first, cfg, True, noise))
     arrays = [a for f in out if not isinstance(f, Failure) for a in (f if isinstance(f, tuple) else (f,))]
-    refs = iter(write_shard(folder, number, arrays))
+    # Each clean recording's spectral variation (for the steady-sound floor), worked out here, once.
+    clean = [f[0] if isinstance(f, tuple) else f for f in out if not isinstance(f, Failure)]
+    variation = iter(spectral_variation(clean, cfg.n_ceps))
+    per_array = [v for f in out if not isinstance(f, Failure)
+                 for v in ((next(variation), None) if isinstance(f, tuple) else (next(variation),))]
+    refs = iter(write_shard(folder, number, arrays, per_array))
     return [f if isinstance(f, Failure) else (tuple(next(refs) for _ in f) if isinstance(f, tuple) else next(refs))
             for f in out]
 
@@ -46,3 +52,21 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
 
     feats = [f for part in ordered_map(_extract_and_store, tasks, jobs, done) for f in part]
     return group_by_word(items, feats, cfg, words)
+
+
+def _headers(task):
+    items, rate = task
+    return check_headers(items, rate)
+
+
+def headers(items, rate: int | None = None, jobs: int = 1) -> tuple[int, list, list[Failure]]:
+    """:func:`wordrec.jobs.featurise.check_headers` in ``jobs`` worker processes (chunks of 1024 files)."""
+    items = list(items)
+    tasks = [(items[a : a + 1024], rate) for a in range(0, len(items), 1024)]
+    parts = ordered_map(_headers, tasks, jobs)
+    usable = [it for _, ok, _ in parts for it in ok]
+    failures = [f for _, _, bad in parts for f in bad]
+    if rate is None:
+        rates = [r for r, ok, _ in parts if ok]
+        rate = min(rates) if rates else check_headers([], None)[0]
+    return int(rate), usable, failures

@@ -60,10 +60,12 @@ class Ref:
     n_frames : int
     """
 
-    __slots__ = ("path", "row", "n_frames")
+    __slots__ = ("path", "row", "n_frames", "variation")
 
-    def __init__(self, path: str, row: int, n_frames: int):
+    def __init__(self, path: str, row: int, n_frames: int, variation: float | None = None):
         self.path, self.row, self.n_frames = path, row, n_frames
+        #: :func:`wordrec.core.confidence.spectral_variation` of the recording, if the writer gave it.
+        self.variation = variation
 
     def __len__(self) -> int:
         return self.n_frames
@@ -89,19 +91,20 @@ class Ref:
         return (self.n_frames, _shard(self.path)[2])
 
     def __getstate__(self):
-        return (self.path, self.row, self.n_frames)
+        return (self.path, self.row, self.n_frames, self.variation)
 
     def __setstate__(self, state):
-        self.path, self.row, self.n_frames = state
+        self.path, self.row, self.n_frames, self.variation = state
 
     def __repr__(self) -> str:
         return f"Ref({self.path!r}, {self.row}, {self.n_frames})"
 
 
-def write_shard(folder: str, number: int, arrays) -> list[Ref]:
+def write_shard(folder: str, number: int, arrays, variation=None) -> list[Ref]:
     """Write ``arrays`` (each ``(n_frames, n_features)``) end to end as shard ``number`` in ``folder``.
 
-    Returns a :class:`Ref` per array, in order.  An empty list writes nothing.
+    Returns a :class:`Ref` per array, in order, with its ``variation`` if
+    given (one number per array, or None).  An empty list writes nothing.
     """
     arrays = list(arrays)
     if not arrays:
@@ -112,7 +115,8 @@ def write_shard(folder: str, number: int, arrays) -> list[Ref]:
         np.save(f, np.concatenate(arrays, axis=0).astype(np.float32))
     Path(tmp).replace(path)
     rows = np.concatenate([[0], np.cumsum([len(a) for a in arrays])[:-1]])
-    return [Ref(path, int(r), len(a)) for r, a in zip(rows, arrays)]
+    variation = [None] * len(arrays) if variation is None else variation
+    return [Ref(path, int(r), len(a), v if v is None else float(v)) for r, a, v in zip(rows, arrays, variation)]
 
 
 class FeatureCache:
@@ -164,3 +168,15 @@ def moments(seqs, block_frames: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
     mean, mean_sq = s1 / total, s2 / total
     scale = np.maximum(1e-4 * mean_sq, 1e-12)
     return mean, np.maximum(mean_sq - mean * mean, scale)
+
+
+def steady_floor(seqs, n_ceps: int) -> float:
+    """:func:`wordrec.core.confidence.steady_floor` of recordings, from the spectral variation their
+    :class:`Ref` carries when every one does (worked out by the worker that wrote them), else read."""
+    from wordrec.core import confidence
+
+    seqs = list(seqs)
+    if seqs and all(getattr(s, "variation", None) is not None for s in seqs):
+        variation = np.array([s.variation for s in seqs])
+        return float(confidence.STEADY_FRACTION * np.quantile(variation, 0.01))
+    return confidence.steady_floor(seqs, n_ceps)

@@ -16,7 +16,7 @@ import numpy as np
 
 from wordrec.core import confusable
 from wordrec.core.augment import NoiseCopies
-from wordrec.core.confidence import calibrate, steady_floor
+from wordrec.core.confidence import calibrate
 from wordrec.core.features import FeatureConfig
 from wordrec.core.model import ModelSet
 from wordrec.core.openset import (
@@ -37,9 +37,10 @@ from wordrec.errors import WordrecError
 from wordrec.io.caps import check_planned
 from wordrec.jobs.events import QUIET, Events
 from wordrec.jobs.corpus_cache import features_by_word as cached_features_by_word
-from wordrec.jobs.featurise import check_headers
+from wordrec.jobs.corpus_cache import headers
 from wordrec.jobs.parallel import ordered_map
 from wordrec.jobs.store import FeatureCache, moments
+from wordrec.jobs.store import steady_floor as stored_steady_floor
 
 
 def _fit_job(args):
@@ -213,7 +214,7 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     background = background_set.models[0]
     ev_in, ev_out, near = _held_out(fold_models, [test for _, test in splits], background, jobs, speaker_warp)
     # The steady-sound floor means nothing under variance normalisation (0: off).
-    floor = 0.0 if features_cfg.var_norm else steady_floor(
+    floor = 0.0 if features_cfg.var_norm else stored_steady_floor(
         [s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps
     )
     calibration = dataclasses.replace(
@@ -273,7 +274,7 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
     # Before any file is read: a model the file format would refuse is not trained.
     check_planned(len(set(words)), train_cfg.n_states, train_cfg.n_mix, FeatureConfig().n_features,
                   train_cfg.topology, BACKGROUND_MIX if reject else None)
-    rate, usable, unreadable = check_headers(items, sample_rate)
+    rate, usable, unreadable = headers(items, sample_rate, jobs)
     for f in unreadable:
         events.failed(f)
     feature_cfg = FeatureConfig.for_rate(rate, trim=trim)
