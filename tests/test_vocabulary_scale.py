@@ -215,3 +215,16 @@ def test_large_vocabularies_get_a_short_list_by_default_and_small_ones_none(monk
     got = score(ms, feats)
     np.testing.assert_array_equal(got, score(ms, feats, shortlist=3))
     assert np.all(np.isfinite(got).sum(axis=1) <= 3)
+
+
+def test_a_word_to_include_is_scored_whatever_the_first_pass_says():
+    rng = np.random.default_rng(9)
+    ms = _models(rng)
+    feats = [rng.normal(size=(n, 3)) for n in (9, 13, 7)]
+    exact = score(ms, feats, shortlist=None)
+    first = Shortlister(ms).scores(feats)
+    worst = np.argmin(np.where(np.isfinite(exact), first, np.inf), axis=1)  # scorable, but ranked last
+    got = score(ms, feats, shortlist=3, include=worst)
+    for i, w in enumerate(worst):
+        assert got[i, w] == pytest.approx(exact[i, w], rel=1e-9)
+        assert np.isfinite(got[i]).sum() == 4  # the 3 best and the one included

@@ -42,7 +42,7 @@ def default_shortlist(n_words: int) -> int | None:
     return SHORTLIST if n_words > SHORTLIST_FROM else None
 
 
-def score(models, feats, shortlist: int | None | str = "auto") -> np.ndarray:
+def score(models, feats, shortlist: int | None | str = "auto", include=None) -> np.ndarray:
     """Forward log-likelihood of every recording under every word model.
 
     Parameters
@@ -55,6 +55,9 @@ def score(models, feats, shortlist: int | None | str = "auto") -> np.ndarray:
         a cheap first pass finds best for a recording are scored exactly
         (:mod:`wordrec.core.shortlist`); the others get ``-inf``.  None:
         every word exactly.  "auto" (the default): :func:`default_shortlist`.
+    include : sequence of int, optional
+        With a short list: one word per recording scored exactly whatever
+        the first pass says (calibration: the recording's own word).
 
     Returns
     -------
@@ -62,7 +65,7 @@ def score(models, feats, shortlist: int | None | str = "auto") -> np.ndarray:
         ``-inf`` where a recording is too short for a model.
     """
     scorer = models if isinstance(models, Scorer) else Scorer(models)
-    return scorer.score(feats, shortlist)
+    return scorer.score(feats, shortlist, include)
 
 
 class Scorer:
@@ -83,7 +86,7 @@ class Scorer:
     def words(self) -> list[str]:
         return self.models.words
 
-    def score(self, feats, shortlist: int | None | str = "auto") -> np.ndarray:
+    def score(self, feats, shortlist: int | None | str = "auto", include=None) -> np.ndarray:
         """:func:`score` with these models."""
         n_words = len(self.models.models)
         if shortlist == "auto":
@@ -92,7 +95,12 @@ class Scorer:
             if self._shortlister is None:
                 self._shortlister = Shortlister(self.models)
                 self._pairs = PairScorer(self.models)
-            return self._pairs.score(feats, self._shortlister.best(feats, shortlist))
+            chosen = self._shortlister.best(feats, shortlist)
+            if include is not None:
+                extra = np.asarray(include, dtype=np.int64)[:, None]
+                extra = np.where((chosen == extra).any(axis=1, keepdims=True), -1, extra)
+                chosen = np.concatenate([chosen, extra], axis=1)
+            return self._pairs.score(feats, chosen)
         out = np.full((len(feats), n_words), -np.inf)
         if not feats or not n_words:
             return out

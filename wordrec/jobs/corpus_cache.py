@@ -22,7 +22,7 @@ SHARD_FILES = 128
 def _extract_and_store(task) -> list:
     """In a worker: featurise one chunk of paths and write its features as one shard."""
     paths, first, cfg, noise, folder, number = task
-    out = _extract_chunk((paths, first, cfg, True, noise))
+    out = _extract_chunk((paths, first, cfg, True, noise, False))
     arrays = [a for f in out if not isinstance(f, Failure) for a in (f if isinstance(f, tuple) else (f,))]
     # Each clean recording's spectral variation (for the steady-sound floor), worked out here, once.
     clean = [f[0] if isinstance(f, tuple) else f for f in out if not isinstance(f, Failure)]
