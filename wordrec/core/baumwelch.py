@@ -74,7 +74,8 @@ def accumulate(p, XX: np.ndarray, batch: Batch) -> Stats:
     # Sums of x^2, then of x, for all Gaussians in one product: (S * M, 2D).
     sums = occ.reshape(n_mix * n_states, -1) @ XX.T
     sums = sums.reshape(n_mix, n_states, -1).transpose(1, 0, 2).reshape(n_states * n_mix, -1)
-    first = post.gamma[batch.time == 0].sum(axis=0)
+    # The first frame of every sequence (stacked order): its state posteriors.
+    first = post.gamma[np.cumsum(batch.lengths) - batch.lengths].sum(axis=0)
     return Stats(n, sums, post.trans_counts, first, float(post.log_lik[ok].sum()))
 
 
