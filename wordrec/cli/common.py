@@ -178,3 +178,16 @@ def cores(jobs: int | None) -> int:
     import os
 
     return jobs or os.cpu_count() or 1
+
+
+def voices_option(note: str = ""):
+    """``--new-voices/--known-voices``: which calibrated operating point answers (None: the default)."""
+    from wordrec.core.defaults import NEW_VOICES_BY_DEFAULT
+
+    default = "--new-voices" if NEW_VOICES_BY_DEFAULT else "--known-voices"
+    return click.option(
+        "--new-voices/--known-voices", "new_voices", default=None,
+        help=f"{note}The speakers are not among the training speakers (--new-voices): answer with the model's "
+             "calibration for new voices, which accepts more of their words and more unknown words; or they are "
+             f"(--known-voices): the calibration for voices like the training ones.  [default: {default}]",
+    )

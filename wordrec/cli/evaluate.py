@@ -17,6 +17,7 @@ from wordrec.cli.common import (
     report_failures,
     report_skipped,
     say,
+    voices_option,
 )
 from wordrec.cli.text import cv_text, eval_text, open_set_text
 from wordrec.cli.train import training_options, training_overrides
@@ -45,12 +46,13 @@ def _group_regex(ctx, param, value):
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="With cross-validation: worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False, readable=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
 @click.option("--threshold", default=None, type=Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
+@voices_option("With --oov: ")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False, readable=False), help="Draw the confusion matrix, with --oov the DET curve beside it, with --folds/--group-by the accuracy per fold (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, readable=False), help="Write the confusion matrix as CSV (rows = truth).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, as_json, plot, csv_path, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, new_voices, adapt, as_json, plot, csv_path, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -76,10 +78,10 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         raise click.UsageError("-m/--model evaluates a trained model; --folds/--group-by train their own: give one or the other")
     if model_path is None and not cross:
         raise click.UsageError("give -m MODEL to evaluate a model, or --folds K / --group-by REGEX to cross-validate")
-    if (oov_dir is not None or threshold is not None) and model_path is None:
-        raise click.UsageError("--oov and --threshold need -m MODEL")
-    if threshold is not None and oov_dir is None:
-        raise click.UsageError("--threshold applies to the --oov report: give --oov DIR too")
+    if (oov_dir is not None or threshold is not None or new_voices is not None) and model_path is None:
+        raise click.UsageError("--oov, --threshold and --new-voices/--known-voices need -m MODEL")
+    if (threshold is not None or new_voices is not None) and oov_dir is None:
+        raise click.UsageError("--threshold and --new-voices/--known-voices apply to the --oov report: give --oov DIR too")
     if model_path is not None and (cv_options or sample_rate is not None or jobs is not None):
         raise click.UsageError("training options (--states, --mix, --seed, -j, ...) apply only with --folds or --group-by")
     _check_report_files(plot, csv_path)
@@ -106,7 +108,8 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         report_skipped(skipped)
         total = len(found.items) + len(oov_files)
         with progress(total, "Evaluating", quiet or total < 50) as bar:
-            rep, failures = evaluate_open_set(models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt))
+            rep, failures = evaluate_open_set(models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt),
+                                              new_voices)
     else:
         with progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
             rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt))

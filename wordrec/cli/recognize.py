@@ -16,6 +16,7 @@ from wordrec.cli.common import (
     report_skipped,
     say,
     shown,
+    voices_option,
 )
 from wordrec.cli.text import (
     answer_json,
@@ -37,11 +38,12 @@ from wordrec.errors import WordrecError
 @click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--adapt", is_flag=True, help="The files are one speaker's: recognise them, adapt the models' means to them as recognised, and recognise them again.  Pays off from about 10 recordings a word; each answer then depends on the whole batch.")
+@voices_option()
 @click.option("--segment", is_flag=True, help="Each file is a long take: find its words at the pauses and recognise each; one line per word, 'path<TAB>start_s<TAB>end_s<TAB>word<TAB>log-likelihood<TAB>confidence' (<unknown> below the threshold, as for single words).")
 @click.option("--rate", default=None, type=click.IntRange(1000, 768000), help="With '-' (a recording on stdin) in raw PCM: its sample rate in Hz.  [default: 16000]")
 @click.option("--format", "fmt", default=None, type=click.Choice(["s16le", "s32le", "f32le"]), help="With '-' in raw PCM: its sample format.  [default: s16le]")
 @click.option("--channels", default=None, type=click.IntRange(1, 256), help="With '-' in raw PCM: its channels.  [default: 1]")
-def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, segment, rate, fmt, channels):
+def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, new_voices, segment, rate, fmt, channels):
     """Recognise the word spoken in each file (folders are searched for audio).
 
     Prints 'path<TAB>word<TAB>log-likelihood<TAB>confidence' per file.  The
@@ -77,9 +79,11 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
         report_skipped(skipped)
     if segment:
         models = rec.model_
-        return _recognize_segments(models, files, nbest, as_json, quiet, rejection_threshold(models, threshold, not no_reject))
+        limit = rejection_threshold(models, threshold, not no_reject, new_voices)
+        return _recognize_segments(models, files, nbest, as_json, quiet, limit, new_voices)
     with Bars(quiet, least=50) as bars:
-        results = rec.recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject, adapt=adapt, progress=bars.events)
+        results = rec.recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject, adapt=adapt,
+                                progress=bars.events, new_voices=new_voices)
     failed = [r.failure for r in results if r.failure]
     for message in failed:
         say(f"Error: {message}")
@@ -107,7 +111,7 @@ def _stdin(segment: bool, rate, fmt, channels):
         sys.exit(EXIT_SOME_FAILED)
 
 
-def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None:
+def _recognize_segments(models, files, nbest, as_json, quiet, threshold, new_voices=None) -> None:
     """recognize --segment: stream each take, print each word as it is found."""
     from wordrec.jobs import segmenting
 
@@ -121,7 +125,7 @@ def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None
                     seen[0] += n
                     bar.update(n)
 
-                for seg in segmenting.segment_file(models, path, nbest, advance):
+                for seg in segmenting.segment_file(models, path, nbest, advance, new_voices=new_voices):
                     n_found += 1
                     if as_json:
                         found.append(segment_json(seg, threshold))

@@ -1,11 +1,13 @@
-"""Open-set recognition: the background model, held-out evidence and confidences.
+"""Open-set recognition: the background model, held-out folds, operating points and confidences.
 
 The background model is one Gaussian mixture (a one-state HMM) trained on
-the frames of every word: generic speech.  Calibration holds out folds of
-the training recordings, trains word models on the rest (that is
-:mod:`wordrec.jobs.training`'s part), and turns the held-out scores into
-in-vocabulary and simulated out-of-vocabulary evidence (see
-:mod:`wordrec.core.confidence`).  Why each setting is what it is:
+the frames of every word (and of the negatives): generic speech.
+Calibration holds out folds of the training recordings, trains word models
+on the rest (that is :mod:`wordrec.jobs.training`'s part), and fits the
+confidence on the held-out scores (:mod:`wordrec.core.calibration`).  A
+model has up to two operating points: its calibration for voices like the
+training ones, and ``calibration.new_voices`` for others
+(:func:`active_calibration`).  Why each setting is what it is:
 docs/rejection.md.
 """
 
@@ -16,11 +18,9 @@ import dataclasses
 import numpy as np
 
 from wordrec.core.confidence import evidence, spectral_variation
-from wordrec.core.confusable import near_counts
+from wordrec.core.defaults import NEW_VOICES_BY_DEFAULT, SPEAKER_WARP  # noqa: F401 (SPEAKER_WARP: imported from here too)
 from wordrec.core.gmm import design, state_log_densities
-from wordrec.core.score import score
 from wordrec.core.train import TrainConfig
-from wordrec.core.warp import frequency_warp
 
 #: Name and Gaussians of the background model.
 BACKGROUND = "<background>"
@@ -28,11 +28,6 @@ BACKGROUND_MIX = 32
 #: EM iterations per mixture size, at most, for the calibration folds' models:
 #: they need to score like the final models, not to match them.
 CALIBRATION_ITERS = 5
-#: Formants of the held-out recordings are moved this fraction up (every
-#: other recording) or down before they are scored for calibration, so that
-#: the threshold is set for voices the models have not heard
-#: (docs/rejection.md: what it trades).
-SPEAKER_WARP = 0.10
 #: Utterances per word used for the background model, about: it needs
 #: coverage, not every frame.
 _BACKGROUND_UTTERANCES = 40
@@ -105,52 +100,26 @@ def held_out_folds(by_word: dict, folds: int = 2) -> list[tuple[dict, list]]:
     return out
 
 
-def fold_evidence(models, test, background, speaker_warp: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evidence of one fold's held-out recordings: ``(in_vocabulary, out_of_vocabulary, near)``.
+def active_calibration(models, new_voices: bool | None = None):
+    """The calibration that answers: the model's, or its ``new_voices`` one.
 
-    Every held-out recording is scored against all words of ``models``
-    (trained without it): an in-vocabulary example if its best word is its
-    own, and against all words but its own: an out-of-vocabulary example.
-    A held-out recording that gets a wrong word is no in-vocabulary example:
-    answering ``<unknown>`` there is no false rejection but the better
-    answer.  With ``speaker_warp`` > 0 the recordings first get their
-    formants moved (:func:`wordrec.core.warp.frequency_warp`): every other
-    one by ``1 + speaker_warp``, the rest by ``1 - speaker_warp``; without
-    it the threshold is set for the training voices only.
-
-    Parameters
-    ----------
-    models : ModelSet
-        Trained on the other folds.
-    test : list of (int, ndarray (n_frames, n_features))
-        Each held-out recording's word index and features.
-    background : WordModel
-    speaker_warp : float
-
-    Returns
-    -------
-    in_vocabulary, out_of_vocabulary : ndarray, each shape (n, 2)
-        :func:`wordrec.core.confidence.evidence` of the examples.
-    near : ndarray of int, shape (n_words, n_words)
-        Which words came close to each other on these recordings
-        (:func:`wordrec.core.confusable.near_counts`).
+    ``new_voices`` None means ``NEW_VOICES_BY_DEFAULT``.  A model without a
+    new-voices calibration answers with its only one either way.
     """
-    feats = [s for _, s in test]
-    if speaker_warp > 0:
-        factors = (1.0 + speaker_warp, 1.0 - speaker_warp)
-        feats = [frequency_warp(f, models.features, factors[i % 2]) for i, f in enumerate(feats)]
-    truth = np.array([j for j, _ in test])
-    scores = score(models, feats)
-    bgs = background_scores(background, feats, models.outlier)
-    n = np.array([len(f) for f in feats])
-    top, best, second = top_two(scores)
-    right = top == truth
-    ev_in = evidence(best[right], second[right], bgs[right], n[right])
-    _, best, second = top_two(scores, exclude=truth)
-    return ev_in, evidence(best, second, bgs, n), near_counts(scores, truth, n)
+    cal = models.calibration
+    use_new = NEW_VOICES_BY_DEFAULT if new_voices is None else new_voices
+    if use_new and cal is not None and cal.new_voices is not None:
+        return cal.new_voices
+    return cal
 
 
-def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:
+def threshold_of(models, new_voices: bool | None = None) -> float:
+    """The calibrated threshold of the operating point (0, accept all, without a calibration)."""
+    cal = active_calibration(models, new_voices)
+    return cal.threshold if cal is not None else 0.0
+
+
+def confidences(models, feats, scores: np.ndarray, new_voices: bool | None = None) -> np.ndarray | None:
     """Confidence of the best word for each recording, or None if the model has no calibration.
 
     Parameters
@@ -159,11 +128,15 @@ def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:
     feats : list of ndarray (n_frames, n_features)
     scores : ndarray, shape (n_recordings, n_words)
         From :func:`wordrec.core.score.score`.
+    new_voices : bool, optional
+        The operating point (:func:`active_calibration`).
     """
-    if models.background is None or models.calibration is None:
+    cal = active_calibration(models, new_voices)
+    if models.background is None or cal is None:
         return None
     _, best, second = top_two(scores)
-    outlier = models.outlier if models.calibration.background_outlier else None
-    ev = evidence(best, second, background_scores(models.background, feats, outlier), np.array([len(f) for f in feats]))
-    conf = models.calibration.confidence(ev, spectral_variation(feats, models.features.n_ceps))
+    outlier = models.outlier if cal.background_outlier else None
+    bg = background_scores(models.background, feats, outlier)
+    ev = evidence(best, second, bg, np.array([len(f) for f in feats]), cal.terms)
+    conf = cal.confidence(ev, spectral_variation(feats, models.features.n_ceps))
     return np.where(np.isfinite(conf), conf, 0.0)

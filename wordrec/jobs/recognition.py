@@ -13,7 +13,7 @@ import numpy as np
 
 from wordrec.core.adapt import adapt_unsupervised
 from wordrec.core.labels import SILENCE, UNKNOWN
-from wordrec.core.openset import confidences
+from wordrec.core.openset import confidences, threshold_of
 from wordrec.core.score import rank, score
 from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
 
@@ -71,19 +71,21 @@ def length_note(models, path, n_frames: int) -> str | None:
     )
 
 
-def rejection_threshold(models, threshold: float | None = None, reject: bool = True) -> float:
+def rejection_threshold(models, threshold: float | None = None, reject: bool = True,
+                        new_voices: bool | None = None) -> float:
     """The confidence below which an answer is ``<unknown>``: 0 (accept all)
     without ``reject`` or without a calibration, else ``threshold`` if given,
-    else the model's calibrated one."""
+    else the calibrated one of the operating point (``new_voices``: see
+    :func:`wordrec.core.openset.active_calibration`)."""
     if not reject:
         return 0.0
     if threshold is not None:
         return threshold
-    return models.calibration.threshold if models.calibration is not None else 0.0
+    return threshold_of(models, new_voices)
 
 
-def recognize_files(models, paths, nbest: int | None = None, progress=None,
-                    threshold: float | None = None, reject: bool = True, adapt=None) -> list[Answer]:
+def recognize_files(models, paths, nbest: int | None = None, progress=None, threshold: float | None = None,
+                    reject: bool = True, adapt=None, new_voices: bool | None = None) -> list[Answer]:
     """Score every file against every word; one :class:`Answer` per path.
 
     Parameters
@@ -97,16 +99,20 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
         Treat the files as one speaker's: adapt the models to them
         (:func:`wordrec.core.adapt.adapt_unsupervised`) and answer with the
         adapted models.
+    new_voices : bool, optional
+        Answer with the model's calibration for voices unlike the training
+        ones (True) or like them (False); None: the default operating point
+        (:func:`wordrec.core.openset.active_calibration`).
     """
     feats = extract_files(list(paths), models.features, progress, silence=True)
     good = [i for i, f in enumerate(feats) if not isinstance(f, (Failure, Silence))]
     good_feats = [feats[i] for i in good]
     scores = score(models, good_feats) if good else np.zeros((0, len(models.models)))
-    conf = confidences(models, good_feats, scores) if good else None
-    threshold = rejection_threshold(models, threshold, reject)
+    conf = confidences(models, good_feats, scores, new_voices) if good else None
+    threshold = rejection_threshold(models, threshold, reject, new_voices)
     if adapt is not None and good:
         models, scores, _ = adapt_on_accepted(models, good_feats, scores, conf, threshold, adapt)
-        conf = confidences(models, good_feats, scores)
+        conf = confidences(models, good_feats, scores, new_voices)
     answers: list = [None] * len(feats)
     for i, f in enumerate(feats):
         if isinstance(f, Failure):
