@@ -321,6 +321,23 @@ class Recognizer:
         new.failures_ = [f.message for f in failures]
         return new
 
+    def teach(self, negatives: Sequence[RecordingLike], sample_rate=None) -> "Recognizer":
+        """A new Recognizer taught recorded false alarms (``wordrec adapt --negatives``); this one is unchanged.
+
+        Each recording (a sound the model answered with a word, that it
+        should answer ``<unknown>``) adds a copy of the word it was taken
+        for, moved to it; a later recording that copy explains better than
+        every word gets confidence 0.  The words are not retrained
+        (docs/rejection.md: what it rejects, and what not).  Recordings
+        that could not be used are in the new one's ``failures_``.
+        """
+        from wordrec.jobs.adaptation import teach_false_alarms
+
+        taught, _, failures = teach_false_alarms(self.fitted, recordings_of(negatives, sample_rate), jobs=self._cores())
+        new = self._with(taught)
+        new.failures_ = [f.message for f in failures]
+        return new
+
     def listener(self, **options):
         """A :class:`wordrec.api.listener.Listener` on this recogniser's models: words in a
         stream as they are spoken (``options``: ``threshold``, ``reject``, ``nbest``, ``adapt``, ...)."""

@@ -71,6 +71,9 @@ def _inspect_text(info: dict) -> str:
                 lines.append(_rejection_line(name, point, c["default"] == name.replace(" ", "_")))
     if info["adaptations"]:
         lines.append(f"adapted\t{info['adaptations']} time(s) to a speaker")
+    if info["negatives"]:
+        taught = ", ".join(f"{n} taken for {w}" for w, n in info["negatives"].items())
+        lines.append(f"negatives\t{sum(info['negatives'].values())} taught false alarm(s) ({taught}): answered <unknown>")
     lines += ["", "word\tstates\tgaussians\trecordings\tnoisy_copies\tframes\tem_iterations\tlog_lik_per_frame"]
     for word, d in info["per_word"].items():
         em = d.get("em")

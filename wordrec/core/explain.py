@@ -273,7 +273,8 @@ def inspect(models) -> dict:
         where not measured), ``terms``, ``speaker_warp``, ``min_variation``,
         ``new_voices`` (the same for the new-voices operating point, or
         None) and ``default`` (``"new_voices"`` or ``"known_voices"``: which
-        one answers by default); None without one);
+        one answers by default); None without one); ``negatives`` (taught
+        false alarms per word they were taken for);
         ``confusable`` (``close_nats_per_frame``, ``min_share``,
         ``pairs``: ``[{word, close_to, n_close, n_held_out, share}]``; None in files
         written before it was recorded); ``adaptations`` (how many times
@@ -311,7 +312,8 @@ def inspect(models) -> dict:
         "outlier_weight": None if models.outlier is None else models.outlier.weight,
         "calibration": calibration,
         "confusable": confusable,
-        "adaptations": len(models.training.get("adaptation", [])),
+        "adaptations": sum("negatives" not in a for a in models.training.get("adaptation", [])),
+        "negatives": {w: sum(n.word == w for n in models.negatives) for w in models.words if any(n.word == w for n in models.negatives)},
     }
 
 

@@ -7,8 +7,10 @@ on the rest (that is :mod:`wordrec.jobs.training`'s part), and fits the
 confidence on the held-out scores (:mod:`wordrec.core.calibration`).  A
 model has up to two operating points: its calibration for voices like the
 training ones, and ``calibration.new_voices`` for others
-(:func:`active_calibration`).  Why each setting is what it is:
-docs/rejection.md.
+(:func:`active_calibration`).  Recorded false alarms taught to a trained
+model (``wordrec adapt --negatives``) are copies of the words they were
+taken for (:func:`shadow_models`, :func:`taught_false_alarms`).  Why each
+setting is what it is: docs/rejection.md.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import dataclasses
 
 import numpy as np
 
+from wordrec.core.adapt import map_means
 from wordrec.core.confidence import evidence, spectral_variation
 from wordrec.core.defaults import NEW_VOICES_BY_DEFAULT, SPEAKER_WARP  # noqa: F401 (SPEAKER_WARP: imported from here too)
 from wordrec.core.gmm import design, state_log_densities
+from wordrec.core.score import score
 from wordrec.core.train import TrainConfig
 
 #: Name and Gaussians of the background model.
@@ -31,6 +35,20 @@ CALIBRATION_ITERS = 5
 #: Utterances per word used for the background model, about: it needs
 #: coverage, not every frame.
 _BACKGROUND_UTTERANCES = 40
+#: Taught false alarms (:func:`shadow_models`): the weight, in frames, of the
+#: word model's means when they move to the false alarm (small: the copy
+#: should become the false alarm, not stay the word), and how many nats per
+#: frame a copy must beat every word by for the recording to get confidence
+#: 0.  Chosen on the robot corpus's training takes (takes 0-6 trained, 7-9
+#: and the _unknown_ words as recorded and fresh false alarms): commands
+#: scored 8.1 nats a frame below the nearest copy with 0.25 (5.8 with 1,
+#: 2.3 with 3), recorded false alarms 14 above, fresh takes of the same
+#: words 3.5 and more above; every margin from 0 to 2 kept every command
+#: and rejected every false alarm (docs/rejection.md).
+SHADOW_PRIOR = 0.25
+SHADOW_MARGIN = 1.0
+#: Taught false alarms a model may hold (each costs scoring a word model).
+MAX_NEGATIVES = 1000
 
 
 def background_problem(by_word: dict, cfg: TrainConfig) -> tuple[dict, TrainConfig]:
@@ -119,6 +137,58 @@ def threshold_of(models, new_voices: bool | None = None) -> float:
     return cal.threshold if cal is not None else 0.0
 
 
+def shadow_models(models, feats, prior: float = SHADOW_PRIOR) -> tuple:
+    """Copies of the word models that recordings of no word were taken for, moved to those recordings.
+
+    Each recording is scored; the best word's model is copied and its means
+    moved to the recording by MAP (:func:`wordrec.core.adapt.map_means`
+    with a prior of ``prior`` frames).  The copy keeps the word's name.
+
+    Parameters
+    ----------
+    models : ModelSet
+    feats : list of ndarray (n_frames, n_features)
+        Recorded false alarms, as recognition featurises them.
+
+    Returns
+    -------
+    tuple of WordModel
+        One per recording that some word can explain (too short for every
+        word: none).
+    """
+    if not feats:
+        return ()
+    scores = score(models, feats)
+    out = []
+    for f, row in zip(feats, scores):
+        if np.isfinite(row.max()):
+            out.append(map_means(models.models[int(np.argmax(row))], [f], prior))
+    return tuple(out)
+
+
+def taught_false_alarms(models, feats, best: np.ndarray) -> np.ndarray:
+    """Which recordings a taught false alarm (``models.negatives``) explains better than every word.
+
+    Parameters
+    ----------
+    feats : list of ndarray (n_frames, n_features)
+    best : ndarray, shape (n_recordings,)
+        The best word's log-likelihood of each recording.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_recordings,)
+        True where the best copy scores more than ``SHADOW_MARGIN`` nats a
+        frame above ``best``.
+    """
+    if not models.negatives or not feats:
+        return np.zeros(len(feats), dtype=bool)
+    copies = dataclasses.replace(models, models=tuple(models.negatives), negatives=())
+    n = np.maximum(np.array([len(f) for f in feats], dtype=float), 1.0)
+    with np.errstate(invalid="ignore"):  # -inf - -inf: neither explains it
+        return (score(copies, feats).max(axis=1) - best) / n > SHADOW_MARGIN
+
+
 def confidences(models, feats, scores: np.ndarray, new_voices: bool | None = None) -> np.ndarray | None:
     """Confidence of the best word for each recording, or None if the model has no calibration.
 
@@ -139,4 +209,5 @@ def confidences(models, feats, scores: np.ndarray, new_voices: bool | None = Non
     bg = background_scores(models.background, feats, outlier)
     ev = evidence(best, second, bg, np.array([len(f) for f in feats]), cal.terms)
     conf = cal.confidence(ev, spectral_variation(feats, models.features.n_ceps))
+    conf = np.where(taught_false_alarms(models, feats, best), 0.0, conf)
     return np.where(np.isfinite(conf), conf, 0.0)

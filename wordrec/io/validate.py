@@ -23,6 +23,7 @@ from wordrec.core.model import (
     Outlier,
     WordModel,
 )
+from wordrec.core.openset import MAX_NEGATIVES
 from wordrec.errors import WordrecError
 from wordrec.io.json_numbers import MAX_MAGNITUDE, check_numbers
 from wordrec.io.validate_calibration import calibration_from_dict
@@ -67,7 +68,7 @@ def from_dict(data) -> ModelSet:
             raise WordrecError(f"field {key!r}: missing")
     for key, value in data.items():
         # The models' arrays are checked as arrays; training and diagnostics by validate().
-        if key not in ("models", "background", "training", "diagnostics"):
+        if key not in ("models", "background", "negatives", "training", "diagnostics"):
             check_numbers(value, key, MAX_MAGNITUDE)
     if not isinstance(data["features"], dict):
         raise WordrecError("field 'features': not an object")
@@ -82,6 +83,10 @@ def from_dict(data) -> ModelSet:
     raw = [(m, f"models[{i}]") for i, m in enumerate(raw_models)]
     if data.get("background") is not None:
         raw.append((data["background"], "background"))
+    raw_negatives = data.get("negatives") or []
+    if not isinstance(raw_negatives, list) or len(raw_negatives) > MAX_NEGATIVES:
+        raise WordrecError(f"field 'negatives': must be a list of at most {MAX_NEGATIVES} word models")
+    raw += [(m, f"negatives[{i}]") for i, m in enumerate(raw_negatives)]
     dims = [_dims(obj, where) for obj, where in raw]
     # Before the arrays are read: an oversized file costs no more than its parsing.
     _check_parameters([(s, m, features.n_features) for s, m in dims])
@@ -94,14 +99,15 @@ def from_dict(data) -> ModelSet:
         raise WordrecError("field 'models': a word appears twice")
     training = data.get("training", {})
     diagnostics = data.get("diagnostics", {})
-    background = built[-1] if len(built) > len(raw_models) else None
+    background = built[len(raw_models)] if data.get("background") is not None else None
+    negatives = tuple(built[len(built) - len(raw_negatives):]) if raw_negatives else ()
     calibration = None
     if data.get("calibration") is not None:
         calibration = calibration_from_dict(data["calibration"])
     outlier = None
     if data.get("outlier") is not None:
         outlier = _outlier(data["outlier"], features.n_features)
-    result = ModelSet(features, models, training, diagnostics, background, calibration, outlier)
+    result = ModelSet(features, models, training, diagnostics, background, calibration, outlier, negatives)
     validate(result)
     return result
 
@@ -174,8 +180,14 @@ def _check_size(models: ModelSet) -> None:
     """The caps on the numbers of words, states, Gaussians, parameters and moves (MAX_WORDS, ...)."""
     named = [(f"models[{i}]", wm) for i, wm in enumerate(models.models)]
     named += [("background", models.background)] if models.background is not None else []
+    named += [(f"negatives[{i}]", wm) for i, wm in enumerate(models.negatives)]
     if len(models.models) > MAX_WORDS:
         raise WordrecError(f"field 'models': {len(models.models)} words, more than {MAX_WORDS}")
+    if len(models.negatives) > MAX_NEGATIVES:
+        raise WordrecError(f"field 'negatives': {len(models.negatives)} taught false alarms, more than {MAX_NEGATIVES}")
+    for i, wm in enumerate(models.negatives):
+        if wm.word not in models.words:
+            raise WordrecError(f"field 'negatives[{i}].word': not one of the model's words (the one the false alarm was taken for)")
     for where, wm in named:
         for key, n, cap in (("n_states", wm.n_states, MAX_STATES), ("n_mix", wm.n_mix, MAX_MIX)):
             if n > cap:
@@ -216,6 +228,7 @@ def validate(models: ModelSet) -> None:
     named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
     if models.background is not None:
         named.append(("background", models.background))
+    named += [(f"negatives[{i}] ({wm.word})", wm) for i, wm in enumerate(models.negatives)]
     for where, wm in named:
         for key in ("startprob", "transmat", "weights"):
             if not np.all(np.isfinite(getattr(wm, key))):
