@@ -194,3 +194,23 @@ def test_the_api_takes_negatives_and_the_operating_point(corpus_with_negatives):
     assert taught.threshold_ == (taught.model_.calibration.new_voices if NEW_VOICES_BY_DEFAULT else taught.model_.calibration).threshold
     with pytest.raises(WordrecError, match="reject"):
         Recognizer(reject=False, **options).fit(recs, words, negatives=negatives)
+
+
+def test_the_listener_and_listen_answer_at_the_operating_point_asked_for(corpus_with_negatives, tmp_path):
+    from wordrec import Listener
+
+    model = tmp_path / "m.model"
+    result = CliRunner().invoke(cli, ["train", str(corpus_with_negatives), "-o", str(model), "-q", "-j", "1", "--states", "3", "--mix", "2"])
+    assert result.exit_code == 0, result.output
+    pause = np.zeros(4000)
+    take = np.concatenate([pause, tone([800], 0.27, seed=5), tone([1100], 0.26, seed=6), pause])
+    conf = {}
+    for new in (True, False):
+        found = Listener(str(model), new_voices=new, reject=False).listen([take], 8000)
+        conf[new] = [d.confidence for d in found]
+    assert len(conf[True]) == 1 and conf[True] != conf[False]
+    path = write_wav(tmp_path / "take.wav", take)
+    lines = {flag: CliRunner().invoke(cli, ["listen", "-m", str(model), "--input", str(path), "--no-reject", "-q", flag]).stdout
+             for flag in ("--new-voices", "--known-voices")}
+    assert [float(line.split("\t")[-1]) for line in lines["--new-voices"].splitlines()] == pytest.approx(conf[True], abs=1e-3)
+    assert [float(line.split("\t")[-1]) for line in lines["--known-voices"].splitlines()] == pytest.approx(conf[False], abs=1e-3)
