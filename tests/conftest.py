@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
+# As `wordrec` itself runs (wordrec.cli.main): one BLAS thread, set before
+# numpy loads.  A multi-threaded BLAS sums large products in another order,
+# so in-process training would differ in the last bits from the same
+# training in Dask's workers, which always get one thread.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]

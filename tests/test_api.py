@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
-from conftest import make_tone_corpus, tone, write_wav
+from conftest import make_tone_corpus, tone
 
 import wordrec
 from wordrec.api import TRAIN_OPTIONS, Recognizer, Result

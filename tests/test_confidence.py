@@ -4,7 +4,6 @@ import pytest
 from wordrec.core.confidence import (
     STEADY_FRACTION,
     Calibration,
-    calibrate,
     error_rates,
     evidence,
     fit_logistic,
@@ -21,8 +20,12 @@ from wordrec.io.validate import calibration_from_dict
 def test_evidence_is_per_frame_llr_and_margin():
     ev = evidence(np.array([-100.0, -50.0]), np.array([-110.0, -np.inf]), np.array([-120.0, -40.0]), np.array([10, 5]))
     np.testing.assert_allclose(ev[0], [2.0, 1.0])
-    # One-word vocabulary: no runner-up, the margin falls back to |llr|.
-    np.testing.assert_allclose(ev[1], [-2.0, 2.0])
+    # One-word vocabulary: no runner-up, the background model is the runner-up (margin = llr).
+    np.testing.assert_allclose(ev[1], [-2.0, -2.0])
+    # Terms by name, in the order asked for.
+    np.testing.assert_allclose(
+        evidence(np.array([-100.0]), np.array([-110.0]), np.array([-120.0]), np.array([10]), ("margin", "llr")), [[1.0, 2.0]]
+    )
 
 
 def test_logistic_regression_matches_the_generating_model(rng):
@@ -36,10 +39,18 @@ def test_logistic_regression_matches_the_generating_model(rng):
     assert abs(b - (true_b + np.log((1 - y).sum() / y.sum()))) < 0.25
 
 
+def _raw(ev: np.ndarray) -> np.ndarray:
+    """Raw rows (best, second, background, frames, best word, truth) whose llr and margin are ``ev``'s columns."""
+    n = len(ev)
+    return np.stack([np.zeros(n), -ev[:, 1], -ev[:, 0], np.ones(n), np.zeros(n), np.zeros(n)], axis=1)
+
+
 def test_calibrated_threshold_meets_the_false_rejection_target(rng):
+    from wordrec.core.calibration import fit
+
     ev_in = rng.normal(loc=[1.0, 1.0], size=(500, 2))
     ev_out = rng.normal(loc=[-1.0, -1.0], size=(500, 2))
-    cal = calibrate(ev_in, ev_out, false_rejection=0.05)
+    cal = fit(_raw(ev_in), _raw(ev_out), ("llr", "margin"), false_rejection=0.05)
     frr = (cal.confidence(ev_in) < cal.threshold).mean()
     assert frr <= 0.05
     assert frr >= 0.03  # and not far below it: the threshold is not simply 0
@@ -48,8 +59,11 @@ def test_calibrated_threshold_meets_the_false_rejection_target(rng):
 
 
 def test_calibration_with_too_little_data_accepts_everything():
-    cal = calibrate(np.zeros((1, 2)), np.zeros((0, 2)))
-    assert cal.threshold == 0.0
+    from wordrec.core.calibration import HeldOut, accept_all, calibrate_both
+
+    one = _raw(np.zeros((1, 2)))
+    assert calibrate_both(HeldOut(one, one[:0], one[:0], one[:0])) is None
+    assert accept_all(0.05).threshold == 0.0
 
 
 def test_bad_calibration_fields_are_named():
@@ -129,8 +143,10 @@ def test_recordings_below_the_variation_floor_get_no_confidence(rng):
 
 def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
     # Two one-state words far apart; a recording of "b" labelled "a" is a
-    # held-out error: it stays an out-of-vocabulary example but is not an
-    # in-vocabulary one (rejecting a wrong answer is no false rejection).
+    # held-out error: its all-but-own score stays an out-of-vocabulary
+    # example, but it is no in-vocabulary one (rejecting a wrong answer is
+    # no false rejection).
+    from wordrec.core.calibration import right_answers
     from wordrec.core.features import FeatureConfig
     from wordrec.core.model import ModelSet
     from wordrec.jobs.training import held_out_evidence
@@ -142,10 +158,14 @@ def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
     models = ModelSet(FeatureConfig(), (fit_word("a", a, cfg, floor)[0], fit_word("b", b, cfg, floor)[0]))
     background = fit_word("<background>", a + b, cfg, floor)[0]
     test = [(0, a[0]), (1, b[0]), (0, b[1]), (1, a[1])]  # the last two are labelled wrong
-    ev_in, ev_out = held_out_evidence([models], [test], background)
-    assert len(ev_out) == 4 and len(ev_in) == 2
-    expected_in, _ = held_out_evidence([models], [test[:2]], background)
-    np.testing.assert_array_equal(ev_in, expected_in)
+    cfg = FeatureConfig(n_ceps=1, delta_order=0, energy_max_norm=False)  # two columns, as the arrays above
+    data, near = held_out_evidence([models], [test], background, cfg)
+    assert len(data.known) == 4 and len(right_answers(data.known)) == 2
+    assert len(data.unknown) == 4 + 4  # all-but-own scores, and one splice per recording
+    assert len(data.known_warped) == 0  # no speaker warp asked for
+    np.testing.assert_array_equal(np.diag(near), [2, 2])
+    expected = held_out_evidence([models], [test[:2]], background, cfg)[0].known
+    np.testing.assert_allclose(right_answers(data.known), expected)
 
 
 def test_calibration_records_how_it_was_fitted_and_old_files_load():

@@ -174,7 +174,7 @@ def test_near_counts_and_the_record_of_close_pairs():
     near = confusable.near_counts(scores, np.array([0, 0, 1]), np.array([10, 10, 10]))
     np.testing.assert_array_equal(near, [[2, 1, 0], [0, 1, 0], [0, 0, 0]])
     assert confusable.record(near, ["a", "b", "c"])["confusable"] == []  # one close recording is no pattern
-    rec = confusable.record(3 * near, ["a", "b", "c"], 0.02, 0.3)
+    rec = confusable.record(3 * near, ["a", "b", "c"])
     assert rec["confusable"] == [{"word": "a", "close_to": "b", "n_close": 3, "share": 0.5}]
     assert rec["recordings"] == {"a": 6, "b": 3, "c": 0}
     validate_held_out.check(rec, ["a", "b", "c"])
@@ -190,7 +190,16 @@ def test_model_files_with_and_without_the_record_load(tones, tmp_path):
     old = dict(raw, diagnostics={k: v for k, v in raw["diagnostics"].items() if k != "held_out"})
     (tmp_path / "old.model").write_text(json.dumps(old))
     info = inspect(modelfile.load(tmp_path / "old.model"))
-    assert info["confusable"] is None and info["calibration"]["held_out_false_rejection"] is None
+    assert info["confusable"] is None
+    # The expected rates live in the calibration, per operating point.
+    assert info["calibration"]["held_out_false_rejection"] == models.calibration.expected_false_rejection is not None
+    assert info["calibration"]["new_voices"]["held_out_false_acceptance"] == models.calibration.new_voices.expected_false_acceptance
+    # Files from before kept them in the held-out record: they are read from there.
+    older = dict(raw, calibration={k: v for k, v in raw["calibration"].items() if not k.startswith("expected_")})
+    older["diagnostics"]["held_out"] = dict(raw["diagnostics"]["held_out"], false_rejection=0.02, false_acceptance=0.3)
+    (tmp_path / "older.model").write_text(json.dumps(older))
+    info = inspect(modelfile.load(tmp_path / "older.model"))
+    assert (info["calibration"]["held_out_false_rejection"], info["calibration"]["held_out_false_acceptance"]) == (0.02, 0.3)
     bad = [("confusable", [{"word": "nope", "close_to": "low", "n_close": 1, "share": 0.5}], "confusable\\[0\\].word"),
            ("confusable", [{"word": "mid", "close_to": "low", "n_close": 1, "share": 2}], "confusable\\[0\\].share"),
            ("recordings", {"mid": -1}, "recordings"), ("close_nats_per_frame", 0, "close_nats_per_frame")]
@@ -243,6 +252,6 @@ def test_explain_and_inspect_commands(tones, tmp_path):
     assert missing.exit_code == 1 and "none.wav: no such file" in missing.stderr
     info = runner.invoke(cli, ["inspect", str(model)])
     assert info.exit_code == 0 and info.stdout.startswith("words\t3\thigh low mid")
-    assert "rejection\tthreshold" in info.stdout and "confusable\t" in info.stdout
+    assert "rejection\tknown voices (default): threshold" in info.stdout and "confusable\t" in info.stdout
     as_json = runner.invoke(cli, ["inspect", str(model), "--json"])
     assert json.loads(as_json.stdout)["words"] == models.words

@@ -520,7 +520,6 @@ def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatc
 
 def test_a_default_vocabulary_is_scored_as_one_group(trained):
     from wordrec.core import score as score_mod
-    from wordrec.core import wordgroups
 
     ms = modelfile.loads(trained[0].encode())
     assert score_mod.groups(ms) == [list(range(len(ms.models)))]

@@ -36,7 +36,7 @@ def _mid(rate=RATE) -> np.ndarray:
     return np.concatenate([tone([800], 0.3, rate, seed=7), tone([1100], 0.3, rate, seed=8)])
 
 
-def invoke(args) -> "click.testing.Result":
+def invoke(args):
     result = CliRunner().invoke(cli, [str(a) for a in args])
     # A traceback would show up as an exception other than SystemExit.
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -471,7 +471,7 @@ def test_a_tree_where_every_word_is_unusable_writes_no_model(tmp_path):
 
 
 def test_a_manifest_with_bad_lines_reports_file_and_line(tmp_path):
-    data = make_tone_corpus(tmp_path / "audio", n_per_word=3)
+    make_tone_corpus(tmp_path / "audio", n_per_word=3)
     lines = [f"audio/{w}/{w}_{k}.wav\t{w}" for w in ("low", "high", "mid") for k in range(3)]
     lines[1:1] = [
         "audio/low/low_0.wav\tlow",  # 2: same line again
@@ -530,7 +530,7 @@ def test_a_manifest_line_the_system_refuses_is_skipped_and_said_so(tones, tmp_pa
 
 def test_control_characters_in_file_names_are_escaped_to_keep_one_line_per_file(tones, tmp_path):
     _, model_path = tones
-    good = write_wav(tmp_path / "a\tb\nc.wav", _mid())
+    write_wav(tmp_path / "a\tb\nc.wav", _mid())
     (tmp_path / "d\ne\x1b.wav").write_bytes(b"")
     result = invoke(["recognize", "-m", model_path, tmp_path])
     assert result.exit_code == 3

@@ -109,6 +109,10 @@ class Listener:
         See ``adapt``.
     max_span : float
         Longest sound in seconds; one that goes on is cut there.
+    new_voices : bool, optional
+        The operating point, as for :meth:`wordrec.Recognizer.recognize`:
+        True for voices unlike the training ones, False for voices like
+        them, None for the model's default.
 
     Attributes
     ----------
@@ -121,7 +125,7 @@ class Listener:
     """
 
     def __init__(self, model, *, threshold: float | None = None, reject: bool = True, nbest: int | None = 1,
-                 adapt: bool = False, prior: float = PRIOR, max_span: float = MAX_SPAN):
+                 adapt: bool = False, prior: float = PRIOR, max_span: float = MAX_SPAN, new_voices: bool | None = None):
         if nbest is not None and not (isinstance(nbest, (int, np.integer)) and nbest >= 1):
             raise WordrecError(f"nbest must be a positive whole number or None, not {nbest!r}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -129,7 +133,7 @@ class Listener:
         if not max_span > 0:
             raise WordrecError(f"max_span must be a positive number of seconds, not {max_span!r}")
         self._job = Listening(_models_of(model), "stream", nbest, threshold, reject,
-                              AdaptConfig(prior=prior) if adapt else None, max_span)
+                              AdaptConfig(prior=prior) if adapt else None, max_span, new_voices)
 
     @property
     def models(self) -> ModelSet:

@@ -37,6 +37,7 @@ from wordrec.api.common import (
     recordings_of,
     result_of,
 )
+from wordrec.core.calibration import FALSE_REJECTION
 from wordrec.core.model import ModelSet
 from wordrec.core.openset import SPEAKER_WARP
 from wordrec.core.train import TrainConfig
@@ -70,8 +71,9 @@ class Recognizer:
     false_rejection : float
         Share of held-out recordings of known words the threshold may reject.
     speaker_warp : float
-        Calibrate on held-out recordings with formants moved this fraction up
-        or down, so that new voices are not rejected (docs/rejection.md).
+        Also calibrate for new voices (``recognize(new_voices=True)``) on
+        held-out recordings with formants moved this fraction up or down;
+        0: no new-voices calibration (docs/rejection.md).
     jobs : int
         Worker processes (0: one per core).  Results do not depend on it.
 
@@ -82,7 +84,8 @@ class Recognizer:
     sample_rate_ : int
         Hz the models work at.
     threshold_ : float
-        The confidence below which an answer is ``<unknown>`` (0 without calibration).
+        The confidence below which an answer is ``<unknown>`` at the default
+        operating point (0 without calibration).
     model_ : ModelSet
         Everything a model file holds.
     failures_ : list of str
@@ -94,7 +97,7 @@ class Recognizer:
     def __init__(self, *, n_states: int = 8, n_mix: int = 3, max_iter: int = 14, tol: float = 1e-3,
                  topology: str = "left-to-right", var_floor: float = 0.01, seed: int = 0,
                  noise_copies: float = 0.25, outlier_weight: float = 1e-4, sample_rate: int | None = None,
-                 trim: bool = True, reject: bool = True, false_rejection: float = 0.02,
+                 trim: bool = True, reject: bool = True, false_rejection: float = FALSE_REJECTION,
                  speaker_warp: float = SPEAKER_WARP, jobs: int = 1):
         given = dict(locals())
         self.train_config = TrainConfig(**{k: given[k] for k in TRAIN_OPTIONS}).validated()
@@ -115,17 +118,23 @@ class Recognizer:
     # -- training ------------------------------------------------------------
 
     def fit(self, recordings: Sequence[RecordingLike], words: Sequence[str], sample_rate=None,
-            progress: Progress | Events | None = None) -> "Recognizer":
+            progress: Progress | Events | None = None, negatives: Sequence[RecordingLike] = ()) -> "Recognizer":
         """Train on labelled recordings.
 
         Parameters
         ----------
         recordings : sequence of ndarray, str or Path
         words : sequence of str
-            The word of each recording.
+            The word of each recording.  A name that starts and ends with an
+            underscore (``"_unknown_"``, ``"_background_noise_"``) marks
+            recordings of no word: negatives, as ``negatives`` are.
         sample_rate : int or sequence of int, optional
             Hz of the arrays (one for all, or one per recording).
         progress : callable (stage, done, total), optional
+        negatives : sequence of ndarray, str or Path
+            Recordings of no word (other words, noise, silence): unknown
+            examples for the calibration (docs/rejection.md).  Arrays take
+            ``sample_rate`` when it is one number.
 
         Returns
         -------
@@ -144,28 +153,39 @@ class Recognizer:
             if problem:
                 raise WordrecError(f"word {w!r}: {problem}")
         self.skipped_ = []
-        return self._fit(list(zip(recs, words)), sorted(set(words)), events_of(progress), "the recordings")
+        negative = recordings_of(negatives, sample_rate if np.ndim(sample_rate) == 0 else None)
+        return self._fit(list(zip(recs, words)), sorted(set(words)), events_of(progress), "the recordings", negative)
 
-    def fit_folder(self, path, progress: Progress | Events | None = None) -> "Recognizer":
+    def fit_folder(self, path, progress: Progress | Events | None = None, negatives=None) -> "Recognizer":
         """Train on a folder with one sub-folder per word, or a manifest of ``path<TAB>word`` lines.
 
-        What is passed over (hidden files, non-audio names, ...) is in
-        ``skipped_``; recordings that could not be used in ``failures_``.
+        Sub-folders named like ``_unknown_/`` and ``_background_noise_/``
+        hold negatives (recordings of no word), and so does ``negatives``
+        (a folder, searched for audio, or a list of files), as ``wordrec
+        train --negatives`` takes it.  What is
+        passed over (hidden files, non-audio names, ...) is in ``skipped_``;
+        recordings that could not be used in ``failures_``.
         """
         events = events_of(progress)
         found = corpus.load(path)
         self.skipped_ = list(found.skipped)
-        for where, why in found.skipped:
+        negative = []
+        if negatives is not None:
+            negative, skipped = corpus.expand(negatives if isinstance(negatives, (list, tuple)) else [negatives])
+            self.skipped_ += skipped
+        for where, why in self.skipped_:
             events.skipped(where, why)
-        return self._fit(list(found.items), found.words, events, str(path))
+        return self._fit(list(found.items), found.words, events, str(path), negative)
 
-    def _fit(self, items, words, events: Events, name: str) -> "Recognizer":
+    def _fit(self, items, words, events: Events, name: str, negatives=()) -> "Recognizer":
         from wordrec.jobs.training import train_corpus
 
+        if negatives and not self.reject:
+            raise WordrecError("negatives are examples for the rejection calibration: they need reject=True")
         models, failures = train_corpus(
             items, words, self.train_config, sample_rate=self.sample_rate, trim=self.trim, reject=self.reject,
-            false_rejection=self.false_rejection, speaker_warp=self.speaker_warp, jobs=self._cores(),
-            events=events, name=name,
+            false_rejection=self.false_rejection, speaker_warp=self.speaker_warp, negatives=negatives,
+            jobs=self._cores(), events=events, name=name,
         )
         self.model_, self.failures_ = models, [f.message for f in failures]
         return self
@@ -201,7 +221,7 @@ class Recognizer:
 
     def recognize(self, recordings: Sequence[RecordingLike], sample_rate=None, nbest: int = 1,
                   threshold: float | None = None, reject: bool = True, adapt: bool = False,
-                  progress: Progress | Events | None = None) -> list[Result]:
+                  progress: Progress | Events | None = None, new_voices: bool | None = None) -> list[Result]:
         """Recognise each recording: one :class:`Result` per recording, in order.
 
         Parameters
@@ -219,6 +239,12 @@ class Recognizer:
             The recordings are one speaker's: adapt the models to the answers
             they accept, then answer again (each answer then depends on the
             whole batch; pays from about 10 recordings a word).
+        new_voices : bool, optional
+            True: the speakers are not among the training speakers; answer
+            with the model's calibration for new voices (accepts more of
+            their words, and more unknown words).  False: the calibration
+            for voices like the training ones.  None: the default
+            (``threshold_`` is its threshold).
         """
         from wordrec.core.adapt import AdaptConfig
         from wordrec.jobs.recognition import recognize_files
@@ -230,13 +256,13 @@ class Recognizer:
         events.stage("Recognising", len(recs))
         answers = recognize_files(
             self.fitted, recs, int(nbest), events.advance, threshold, reject, AdaptConfig() if adapt else None,
-            jobs=self._cores(),
+            new_voices, jobs=self._cores(),
         )
         return [result_of(a) for a in answers]
 
     def iter_recognize(self, recordings: Sequence[RecordingLike], sample_rate=None, nbest: int = 1,
                        threshold: float | None = None, reject: bool = True,
-                       progress: Progress | Events | None = None):
+                       progress: Progress | Events | None = None, new_voices: bool | None = None):
         """:meth:`recognize` (without ``adapt``) as a generator: each :class:`Result` in order, as soon as
         it is ready, in ``jobs`` worker processes and bounded memory however many recordings there are."""
         from wordrec.jobs.recognition import recognize_stream
@@ -246,12 +272,16 @@ class Recognizer:
         recs = recordings_of(recordings, sample_rate)
         events = events_of(progress)
         events.stage("Recognising", len(recs))
-        for a in recognize_stream(self.fitted, recs, int(nbest), events.advance, threshold, reject, self._cores()):
+        for a in recognize_stream(self.fitted, recs, int(nbest), events.advance, threshold, reject, new_voices,
+                                  self._cores()):
             yield result_of(a)
 
-    def predict(self, recordings: Sequence[RecordingLike], sample_rate=None) -> list:
-        """The answer for each recording: a word, ``"<unknown>"``, or None where it could not be used."""
-        return [r.word for r in self.recognize(recordings, sample_rate)]
+    def predict(self, recordings: Sequence[RecordingLike], sample_rate=None, new_voices: bool | None = None) -> list:
+        """The answer for each recording: a word, ``"<unknown>"``, ``"<silence>"``, or None where it could not be used.
+
+        ``new_voices``: the operating point, as for :meth:`recognize`.
+        """
+        return [r.word for r in self.recognize(recordings, sample_rate, new_voices=new_voices)]
 
     def log_likelihoods(self, recordings: Sequence[RecordingLike], sample_rate=None) -> np.ndarray:
         """Forward log-likelihood of every recording under every word model.
@@ -304,6 +334,23 @@ class Recognizer:
         else:
             adapted, _ = adapt_to_voice(models, feats, cfg)
         new = self._with(adapted)
+        new.failures_ = [f.message for f in failures]
+        return new
+
+    def teach(self, negatives: Sequence[RecordingLike], sample_rate=None) -> "Recognizer":
+        """A new Recognizer taught recorded false alarms (``wordrec adapt --negatives``); this one is unchanged.
+
+        Each recording (a sound the model answered with a word, that it
+        should answer ``<unknown>``) adds a copy of the word it was taken
+        for, moved to it; a later recording that copy explains better than
+        every word gets confidence 0.  The words are not retrained
+        (docs/rejection.md: what it rejects, and what not).  Recordings
+        that could not be used are in the new one's ``failures_``.
+        """
+        from wordrec.jobs.adaptation import teach_false_alarms
+
+        taught, _, failures = teach_false_alarms(self.fitted, recordings_of(negatives, sample_rate), jobs=self._cores())
+        new = self._with(taught)
         new.failures_ = [f.message for f in failures]
         return new
 

@@ -217,3 +217,16 @@ def scheduler_option(command):
         "for N worker processes on this machine.  Needs wordrec[dask]; the workers read the files, so on several "
         "machines they must be on shared storage (and TMPDIR too, for train's feature cache).",
     )(command)
+
+
+def voices_option(note: str = ""):
+    """``--new-voices/--known-voices``: which calibrated operating point answers (None: the default)."""
+    from wordrec.core.defaults import NEW_VOICES_BY_DEFAULT
+
+    default = "--new-voices" if NEW_VOICES_BY_DEFAULT else "--known-voices"
+    return click.option(
+        "--new-voices/--known-voices", "new_voices", default=None,
+        help=f"{note}The speakers are not among the training speakers (--new-voices): answer with the model's "
+             "calibration for new voices, which accepts more of their words and more unknown words; or they are "
+             f"(--known-voices): the calibration for voices like the training ones.  [default: {default}]",
+    )

@@ -11,15 +11,16 @@ from wordrec.cli.common import (
     Range,
     adaptation,
     cores,
-    memory_option,
-    scheduler_option,
-    workers,
     count,
     dump_json,
+    memory_option,
     progress,
     report_failures,
     report_skipped,
     say,
+    scheduler_option,
+    voices_option,
+    workers,
 )
 from wordrec.cli.text import cv_text, eval_text, open_set_text
 from wordrec.cli.train import training_options, training_overrides
@@ -48,6 +49,7 @@ def _group_regex(ctx, param, value):
 @click.option("--jobs", "-j", default=None, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.  [default: 0]")
 @click.option("--oov", "oov_dir", default=None, type=click.Path(exists=True, file_okay=False, readable=False), help="With -m: a folder of out-of-vocabulary recordings; reports false rejections, false acceptances, the equal error rate and the DET points.")
 @click.option("--threshold", default=None, type=Range(0, 1), help="With --oov: the rejection threshold.  [default: the model's]")
+@voices_option("With --oov: ")
 @click.option("--adapt", is_flag=True, help="Adapt the models to the test files before they answer, as 'recognize --adapt' does: with -m, to all of DATA (and --oov) as one speaker; with --folds/--group-by, to each fold's test files in turn (fold models have no rejection calibration, so every answer adapts them).")
 @memory_option
 @scheduler_option
@@ -55,7 +57,7 @@ def _group_regex(ctx, param, value):
 @click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False, readable=False), help="Draw the confusion matrix, with --oov the DET curve beside it, with --folds/--group-by the accuracy per fold (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, readable=False), help="Write the confusion matrix as CSV (rows = truth).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, adapt, memory, scheduler, as_json, plot, csv_path, quiet):
+def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, oov_dir, threshold, new_voices, adapt, memory, scheduler, as_json, plot, csv_path, quiet):
     """Report accuracy and confusions on a labelled set, or cross-validate.
 
     DATA is laid out as for 'wordrec train'.  With -m MODEL, recognises DATA
@@ -81,10 +83,10 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
         raise click.UsageError("-m/--model evaluates a trained model; --folds/--group-by train their own: give one or the other")
     if model_path is None and not cross:
         raise click.UsageError("give -m MODEL to evaluate a model, or --folds K / --group-by REGEX to cross-validate")
-    if (oov_dir is not None or threshold is not None) and model_path is None:
-        raise click.UsageError("--oov and --threshold need -m MODEL")
-    if threshold is not None and oov_dir is None:
-        raise click.UsageError("--threshold applies to the --oov report: give --oov DIR too")
+    if (oov_dir is not None or threshold is not None or new_voices is not None) and model_path is None:
+        raise click.UsageError("--oov, --threshold and --new-voices/--known-voices need -m MODEL")
+    if (threshold is not None or new_voices is not None) and oov_dir is None:
+        raise click.UsageError("--threshold and --new-voices/--known-voices apply to the --oov report: give --oov DIR too")
     if model_path is not None and (cv_options or sample_rate is not None):
         raise click.UsageError("training options (--states, --mix, --seed, ...) apply only with --folds or --group-by")
     _check_report_files(plot, csv_path)
@@ -95,11 +97,11 @@ def evaluate(model_path, data, folds, group_by, states, mix, iters, tol, topolog
             _cross_validate(data, folds, group_by, cv_options, sample_rate, workers(jobs, memory), as_json, quiet,
                             adaptation(adapt), plot, csv_path)
         else:
-            _evaluate_model(model_path, data, oov_dir, threshold, adapt, workers(jobs, memory), as_json, quiet, plot,
-                            csv_path)
+            _evaluate_model(model_path, data, oov_dir, threshold, new_voices, adapt, workers(jobs, memory), as_json,
+                            quiet, plot, csv_path)
 
 
-def _evaluate_model(model_path, data, oov_dir, threshold, adapt, jobs, as_json, quiet, plot, csv_path) -> None:
+def _evaluate_model(model_path, data, oov_dir, threshold, new_voices, adapt, jobs, as_json, quiet, plot, csv_path) -> None:
     """eval -m MODEL: the report of the model on DATA (and --oov)."""
     from wordrec.io import corpus, modelfile
     from wordrec.jobs.evaluation import (
@@ -121,7 +123,7 @@ def _evaluate_model(model_path, data, oov_dir, threshold, adapt, jobs, as_json, 
         total = len(found.items) + len(oov_files)
         with progress(total, "Evaluating", quiet or total < 50) as bar:
             rep, failures = evaluate_open_set(
-                models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt), jobs
+                models, list(found.items), oov_files, bar.update, threshold, adaptation(adapt), new_voices, jobs
             )
     else:
         with progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:

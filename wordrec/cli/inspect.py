@@ -66,14 +66,14 @@ def _inspect_text(info: dict) -> str:
     if c is None:
         lines.append("rejection\tnone (trained with --no-reject: every answer is a word)")
     else:
-        held = ""
-        if c["held_out_false_rejection"] is not None:
-            held = (f"; on held-out training recordings: false rejection {100 * c['held_out_false_rejection']:.1f} %, "
-                    f"false acceptance {100 * c['held_out_false_acceptance']:.1f} % (other words of known speakers)")
-        lines.append(f"rejection\tthreshold {c['threshold']:.3f} (target false rejection {100 * c['target_false_rejection']:.1f} %"
-                     f"{held}; speaker warp {c['speaker_warp']:g})")
+        for name, point in (("known voices", c), ("new voices", c["new_voices"])):
+            if point is not None:
+                lines.append(_rejection_line(name, point, c["default"] == name.replace(" ", "_")))
     if info["adaptations"]:
         lines.append(f"adapted\t{info['adaptations']} time(s) to a speaker")
+    if info["negatives"]:
+        taught = ", ".join(f"{n} taken for {w}" for w, n in info["negatives"].items())
+        lines.append(f"negatives\t{sum(info['negatives'].values())} taught false alarm(s) ({taught}): answered <unknown>")
     lines += ["", "word\tstates\tgaussians\trecordings\tnoisy_copies\tframes\tem_iterations\tlog_lik_per_frame"]
     for word, d in info["per_word"].items():
         em = d.get("em")
@@ -93,3 +93,14 @@ def _inspect_text(info: dict) -> str:
         for p in conf["pairs"]:
             lines.append(f"\t{p['word']} -> {p['close_to']}\t{100 * p['share']:.0f} %\t({p['n_close']} of {p['n_held_out']})")
     return "\n".join(lines)
+
+
+def _rejection_line(name: str, c: dict, default: bool) -> str:
+    held = ""
+    if c["held_out_false_rejection"] is not None:
+        held = (f"; on held-out training recordings: false rejection {100 * c['held_out_false_rejection']:.1f} %, "
+                f"false acceptance {100 * c['held_out_false_acceptance']:.1f} % "
+                f"({'unknown words of known speakers' if name == 'known voices' else 'with formants moved'})")
+    warp = f"; speaker warp {c['speaker_warp']:g}" if c["speaker_warp"] else ""
+    return (f"rejection\t{name}{' (default)' if default else ''}: threshold {c['threshold']:.3f} on "
+            f"{' and '.join(c['terms'])} (target false rejection {100 * c['target_false_rejection']:.1f} %{held}{warp})")

@@ -17,7 +17,7 @@ import sys
 
 import click
 
-from wordrec.cli.common import Range, json_text, refuse_given, say, shown
+from wordrec.cli.common import Range, json_text, refuse_given, say, shown, voices_option
 from wordrec.cli.text import detection_json, detection_line
 from wordrec.errors import WordrecError
 
@@ -114,10 +114,11 @@ def _list_devices() -> None:
 @click.option("--threshold", default=None, type=Range(0, 1), help="Answer <unknown> below this confidence.  [default: the model's calibrated threshold]")
 @click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
 @click.option("--adapt", is_flag=True, help="Adapt the word models to the voice heard, from the words accepted so far; each answer depends only on what came before it.  Unknown words are then seldom rejected (docs/listening.md).")
+@voices_option()
 @click.option("--save-adapted", default=None, type=click.Path(dir_okay=False, readable=False), help="With --adapt: write the adapted model here when listening ends.")
 @click.option("--quiet", "-q", is_flag=True, help="Say nothing on stderr but errors.")
 def listen(model_path, input_, rate, fmt, channels, realtime, device, list_devices, as_json, nbest, threshold, no_reject,
-           adapt, save_adapted, quiet):
+           adapt, new_voices, save_adapted, quiet):
     """Recognise words as they are spoken: from the microphone, a stream on stdin, or a replayed file.
 
     Prints one line per word as soon as it has ended,
@@ -142,7 +143,7 @@ def listen(model_path, input_, rate, fmt, channels, realtime, device, list_devic
     from wordrec.io import modelfile
     from wordrec.io.sources import open_source
 
-    listener = Listener(model_path, threshold=threshold, reject=not no_reject, nbest=nbest, adapt=adapt)
+    listener = Listener(model_path, threshold=threshold, reject=not no_reject, nbest=nbest, adapt=adapt, new_voices=new_voices)
     if save_adapted:
         modelfile.check_writable(save_adapted)
     line = (lambda d: json_text(detection_json(d))) if as_json else (lambda d: detection_line(d, nbest))

@@ -10,14 +10,15 @@ from wordrec.cli.common import (
     EXIT_SOME_FAILED,
     Bars,
     Range,
-    memory_option,
-    scheduler_option,
     dump_json,
+    memory_option,
     progress,
     refuse_given,
     report_skipped,
     say,
+    scheduler_option,
     shown,
+    voices_option,
     workers,
 )
 from wordrec.cli.text import (
@@ -40,6 +41,7 @@ from wordrec.errors import WordrecError
 @click.option("--no-reject", is_flag=True, help="Never answer <unknown> (the confidence is still printed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--adapt", is_flag=True, help="The files are one speaker's: recognise them, adapt the models' means to them as recognised, and recognise them again.  Pays off from about 10 recordings a word; each answer then depends on the whole batch.")
+@voices_option()
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Answers do not depend on it.")
 @memory_option
 @scheduler_option
@@ -47,7 +49,7 @@ from wordrec.errors import WordrecError
 @click.option("--rate", default=None, type=click.IntRange(1000, 768000), help="With '-' (a recording on stdin) in raw PCM: its sample rate in Hz.  [default: 16000]")
 @click.option("--format", "fmt", default=None, type=click.Choice(["s16le", "s32le", "f32le"]), help="With '-' in raw PCM: its sample format.  [default: s16le]")
 @click.option("--channels", default=None, type=click.IntRange(1, 256), help="With '-' in raw PCM: its channels.  [default: 1]")
-def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, jobs, memory, scheduler, segment, rate, fmt, channels):
+def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, adapt, new_voices, jobs, memory, scheduler, segment, rate, fmt, channels):
     """Recognise the word spoken in each file (folders are searched for audio).
 
     Prints 'path<TAB>word<TAB>log-likelihood<TAB>confidence' per file.  The
@@ -83,19 +85,21 @@ def recognize(model_path, paths, nbest, as_json, threshold, no_reject, quiet, ad
         report_skipped(skipped)
     if segment:
         models = rec.model_
-        return _recognize_segments(models, files, nbest, as_json, quiet, rejection_threshold(models, threshold, not no_reject))
+        limit = rejection_threshold(models, threshold, not no_reject, new_voices)
+        return _recognize_segments(models, files, nbest, as_json, quiet, limit, new_voices)
     rec.jobs = workers(jobs, memory)
     from wordrec.jobs.parallel import cluster
 
     with cluster(scheduler):
-        _recognize_files(rec, files, nbest, as_json, threshold, no_reject, quiet, adapt)
+        _recognize_files(rec, files, nbest, as_json, threshold, no_reject, quiet, adapt, new_voices)
 
 
-def _recognize_files(rec, files, nbest, as_json, threshold, no_reject, quiet, adapt) -> None:
+def _recognize_files(rec, files, nbest, as_json, threshold, no_reject, quiet, adapt, new_voices) -> None:
     """recognize without --segment: one line per file (all at the end with --adapt or --json)."""
     if adapt or as_json:
         with Bars(quiet, least=50) as bars:
-            results = rec.recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject, adapt=adapt, progress=bars.events)
+            results = rec.recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject, adapt=adapt,
+                                    progress=bars.events, new_voices=new_voices)
         failed = [r.failure for r in results if r.failure]
         for message in failed:
             say(f"Error: {message}")
@@ -112,7 +116,8 @@ def _recognize_files(rec, files, nbest, as_json, threshold, no_reject, quiet, ad
         # One line per file as soon as it and those before it are answered.
         failed = []
         with Bars(quiet, least=50) as bars:
-            for r in rec.iter_recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject, progress=bars.events):
+            for r in rec.iter_recognize(files, nbest=nbest, threshold=threshold, reject=not no_reject,
+                                        progress=bars.events, new_voices=new_voices):
                 if r.failure:
                     failed.append(r.failure)
                     say(f"Error: {r.failure}")
@@ -135,7 +140,7 @@ def _stdin(segment: bool, rate, fmt, channels):
         sys.exit(EXIT_SOME_FAILED)
 
 
-def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None:
+def _recognize_segments(models, files, nbest, as_json, quiet, threshold, new_voices=None) -> None:
     """recognize --segment: stream each take, print each word as it is found."""
     from wordrec.jobs import segmenting
 
@@ -149,7 +154,7 @@ def _recognize_segments(models, files, nbest, as_json, quiet, threshold) -> None
                     seen[0] += n
                     bar.update(n)
 
-                for seg in segmenting.segment_file(models, path, nbest, advance):
+                for seg in segmenting.segment_file(models, path, nbest, advance, new_voices=new_voices):
                     n_found += 1
                     if as_json:
                         found.append(segment_json(seg, threshold))

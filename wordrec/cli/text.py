@@ -48,7 +48,7 @@ def open_set_text(rep: dict) -> str:
         f"{count(rep['n_in_vocabulary'], 'in-vocabulary file')} answered <unknown>)",
         f"false acceptances\t{pct(rep['false_acceptance'])}\t({rep['n_false_acceptances']} of "
         f"{count(rep['n_out_of_vocabulary'], 'out-of-vocabulary file')} given a word)",
-        f"threshold\t{rep['threshold']:.3f}",
+        f"threshold\t{rep['threshold']:.3f}\t({rep.get('operating_point', 'known_voices').replace('_', ' ')})",
         f"equal error rate\t{pct(rep['eer'])}",
         "",
     ]
@@ -150,3 +150,24 @@ def detection_json(d) -> dict:
         "start": d.start, "end": d.end, "word": d.word, "best_word": d.best_word, "confidence": d.confidence,
         "log_lik": d.log_lik, "n_frames": d.n_frames, "nbest": [{"word": w, "log_lik": s} for w, s in d.nbest],
     }
+
+
+def rejection_summary(models) -> list[str]:
+    """Per operating point: its threshold and its rates on held-out data (none without a calibration)."""
+    from wordrec.core.openset import active_calibration
+
+    cal = models.calibration
+    if cal is None:
+        return []
+    default = active_calibration(models)
+    lines = []
+    for name, c in (("voices like the training ones", cal), ("new voices", cal.new_voices)):
+        if c is None:
+            continue
+        how = "default" if c is default else ("--new-voices" if c is cal.new_voices else "--known-voices")
+        line = f"Rejection for {name} ({how}): threshold {c.threshold:.3f}"
+        if c.expected_false_rejection is not None:
+            line += (f"; on held-out data {100 * c.expected_false_rejection:.1f} % of known words rejected, "
+                     f"{100 * c.expected_false_acceptance:.1f} % of unknown examples accepted")
+        lines.append(line)
+    return lines

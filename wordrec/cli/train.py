@@ -11,11 +11,12 @@ from wordrec.cli.common import (
     count,
     listed_above,
     memory_option,
-    scheduler_option,
     refuse_given,
     say,
+    scheduler_option,
     workers,
 )
+from wordrec.core.defaults import FALSE_REJECTION, SPEAKER_WARP
 
 
 def training_options(note: str):
@@ -61,29 +62,32 @@ def training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise
 @click.option("--sample-rate", default=None, type=click.IntRange(1000, 384000), help="Resample everything to this rate in Hz.  [default: the lowest rate in the data]")
 @click.option("--jobs", "-j", default=0, type=click.IntRange(0, 256), help="Worker processes (0: one per CPU core).  Results do not depend on it.")
 @click.option("--reject/--no-reject", default=True, help="Train a background model and calibrate a rejection threshold on held-out folds, so that 'recognize' can answer <unknown>.  [default: on]")
-@click.option("--false-rejection", default=0.02, show_default=True, type=Range(0, 0.5), help="Fraction of held-out in-vocabulary recordings the calibrated threshold may reject.")
-@click.option("--speaker-warp", default=0.1, show_default=True, type=Range(0, 0.3), help="Calibrate on held-out recordings whose formants are moved this fraction up or down, as if other speakers said them, so that new voices are not rejected as unknown words.  0: calibrate for the training speakers' voices (rejects more unknown words, and many answers for new speakers).")
+@click.option("--false-rejection", default=FALSE_REJECTION, show_default=True, type=Range(0, 0.5), help="Fraction of held-out recordings of known words the calibrated threshold may reject.")
+@click.option("--speaker-warp", default=SPEAKER_WARP, show_default=True, type=Range(0, 0.3), help="Also calibrate for new voices ('recognize --new-voices') on held-out recordings whose formants are moved this fraction up or down, as if other speakers said them.  0: no new-voices calibration.")
+@click.option("--negatives", "negatives_dir", default=None, type=click.Path(exists=True, file_okay=False, readable=False), help="A folder of recordings that are no word (other words, noise, silence): unknown examples for the calibration, as DATA's _unknown_/ and _background_noise_/ folders are.")
 @memory_option
 @scheduler_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-trim", is_flag=True, help="Keep leading and trailing non-speech (by default it is cut, here and in recognition).")
-def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, memory, scheduler, quiet, no_trim):
+def train(data, output, states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight, sample_rate, jobs, reject, false_rejection, speaker_warp, negatives_dir, memory, scheduler, quiet, no_trim):
     """Train one GMM-HMM per word on DATA and write the model file.
 
     DATA is a folder with one sub-folder per word (yes/ no/ stop/ ...), or a
-    manifest file of 'path<TAB>word' lines.
+    manifest file of 'path<TAB>word' lines.  Sub-folders (or words) named
+    like _unknown_ and _background_noise_ hold recordings of no word: they
+    train no word, and teach the rejection what to answer <unknown>.
 
     \b
     Example:
       wordrec train recordings/ -o words.model
     """
     from wordrec.api import Recognizer
-    from wordrec.cli.text import train_summary
+    from wordrec.cli.text import rejection_summary, train_summary
     from wordrec.core import confusable
     from wordrec.io import modelfile
 
     if not reject:
-        refuse_given("--no-reject trains no rejection threshold", "false_rejection", "speaker_warp")
+        refuse_given("--no-reject trains no rejection threshold", "false_rejection", "speaker_warp", "negatives_dir")
     rec = Recognizer(
         **training_overrides(states, mix, iters, tol, topology, var_floor, seed, noise_copies, outlier_weight),
         sample_rate=sample_rate, trim=not no_trim, reject=reject, false_rejection=false_rejection,
@@ -93,10 +97,12 @@ def train(data, output, states, mix, iters, tol, topology, var_floor, seed, nois
     from wordrec.jobs.parallel import cluster
 
     with cluster(scheduler), Bars(quiet) as bars:
-        rec.fit_folder(data, progress=bars.events)
+        rec.fit_folder(data, progress=bars.events, negatives=negatives_dir)
     rec.save(output)
     click.echo(train_summary(rec.model_))
     for line in confusable.warnings(rec.model_):  # words the models may confuse: pick others before deploying
+        say(line)
+    for line in rejection_summary(rec.model_):
         say(line)
     used = sum(d["n_recordings"] for d in rec.model_.diagnostics["words"].values())
     say(

@@ -3,21 +3,20 @@
 For a recording of ``T`` frames whose best word scores ``L1``, second best
 ``L2``, and whose background-model score is ``Lb`` (all forward
 log-likelihoods; the background model shares the words' outlier
-component), the two evidence terms are, per frame,
+component), the evidence terms are, per frame,
 
 * ``llr = (L1 - Lb) / T``: how much better the best word explains the
   recording than generic speech does;
 * ``margin = (L1 - L2) / T``: how much better it does than the runner-up.
 
-The confidence is ``sigmoid(a * llr + b * margin + c)``.  ``a, b, c`` are
-fitted at training time by logistic regression on held-out folds of the
-training data: in-vocabulary examples (each held-out recording scored
-against all words) against out-of-vocabulary ones (the same recording scored
-against all words *but its own*, which is exactly what an unknown word from
-a known speaker looks like).  The held-out recordings have their formants
-moved up or down by 10 % first, to sound like speakers the models have not
-heard.  The rejection threshold is the confidence below which the chosen
-fraction of held-out in-vocabulary recordings falls.
+The confidence is ``sigmoid(coef . terms + intercept)``, a logistic
+regression fitted at training time on held-out folds of the training data
+(:mod:`wordrec.core.calibration`): right answers against unknown words.  A
+model holds one calibration per operating point: the default one (``llr``
+and ``margin``, for voices like the training ones) and ``new_voices``
+(``margin`` alone, for speakers the models have not heard).  The rejection
+threshold is the confidence below which the chosen share of held-out right
+answers falls.
 """
 
 from __future__ import annotations
@@ -26,29 +25,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Evidence terms a calibration may use, per frame (see :func:`evidence`).
+TERMS = ("llr", "margin")
+#: The terms of the default calibration, and of files written before calibrations named theirs.
+DEFAULT_TERMS = ("llr", "margin")
 
-def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_frames: np.ndarray) -> np.ndarray:
+
+def evidence(best: np.ndarray, second: np.ndarray, background: np.ndarray, n_frames: np.ndarray,
+             terms=DEFAULT_TERMS) -> np.ndarray:
     """The per-frame evidence terms of each recording.
 
     Parameters
     ----------
     best, second, background : ndarray, shape (n_recordings,)
-        Forward log-likelihoods; ``second`` may be ``-inf`` (one-word
-        vocabularies), which is treated as a margin as large as the llr.
-        ``best`` is ``-inf`` when no word has a path through a recording
-        (too short for every model): its terms are then not finite, and
-        :meth:`Calibration.confidence` gives it 0.
+        Forward log-likelihoods.  ``second`` is ``-inf`` when there is no
+        runner-up (a one-word vocabulary): the background model is the
+        runner-up then, and the margin is the llr.  (Its absolute value,
+        used before, made a one-word model calibrated with negatives reject its
+        own word: the negatives' large negative llr taught it that a large
+        margin meant "unknown".)  ``best`` is ``-inf`` when no word has a
+        path through a recording (too short for every model): its terms are
+        then not finite, and :meth:`Calibration.confidence` gives it 0.
     n_frames : ndarray of int, shape (n_recordings,)
+    terms : sequence of str
+        Names from ``TERMS``, in the order of the columns returned.
 
     Returns
     -------
-    ndarray, shape (n_recordings, 2)
-        Columns ``llr`` and ``margin``.
+    ndarray, shape (n_recordings, len(terms))
     """
+    best, second = np.asarray(best, dtype=float), np.asarray(second, dtype=float)
     t = np.maximum(np.asarray(n_frames, dtype=float), 1.0)
-    llr = (best - background) / t
-    margin = np.where(np.isfinite(second), (best - np.where(np.isfinite(second), second, 0.0)) / t, np.abs(llr))
-    return np.stack([llr, margin], axis=1)
+    llr = (best - np.asarray(background, dtype=float)) / t
+    has_second = np.isfinite(second)
+    margin = np.where(has_second, (best - np.where(has_second, second, 0.0)) / t, llr)
+    columns = {"llr": llr, "margin": margin}
+    return np.stack([columns[name] for name in terms], axis=1).reshape(len(llr), len(terms))
 
 
 #: Only frames at most this far below a recording's loudest frame count
@@ -103,15 +115,23 @@ def steady_floor(feats, n_ceps: int) -> float:
 class Calibration:
     """A fitted confidence: ``sigmoid(coef . evidence + intercept)`` and its threshold.
 
+    ``terms``: the evidence terms, in the order of ``coef`` (names from
+    ``TERMS``; files written before this field use ``("llr", "margin")``).
     ``min_variation``: recordings whose :func:`spectral_variation` is below
     it get confidence 0 (steady sounds); 0 turns the check off.
     ``speaker_warp``: the held-out recordings it was fitted on had their
     formants moved by this fraction, up or down, to sound like other
-    speakers (:func:`wordrec.core.openset.held_out_evidence`); for the record.
+    speakers (:mod:`wordrec.core.calibration`): the new-voices calibration's
+    (in files written before it existed, the only calibration's).
     ``background_outlier``: the background scores it was fitted on had
     the word models' outlier component mixed in
     (:func:`wordrec.core.openset.background_scores`), so scoring must too;
     False in files written before that.
+    ``expected_false_rejection``, ``expected_false_acceptance``: the rates
+    at ``threshold`` on the held-out data it was fitted on (held-out right
+    answers rejected, unknown examples accepted); None when not measured.
+    ``new_voices``: the calibration for speakers the training data does not
+    have (None: none), a :class:`Calibration` itself.
     """
 
     coef: tuple
@@ -121,16 +141,20 @@ class Calibration:
     min_variation: float = 0.0
     speaker_warp: float = 0.0
     background_outlier: bool = False
+    terms: tuple = DEFAULT_TERMS
+    expected_false_rejection: float | None = None
+    expected_false_acceptance: float | None = None
+    new_voices: "Calibration | None" = None
 
     def confidence(self, ev: np.ndarray, variation: np.ndarray | None = None) -> np.ndarray:
-        """Confidence in [0, 1] for evidence rows ``(n, 2)`` and their spectral variation ``(n,)``.
+        """Confidence in [0, 1] for evidence rows ``(n, len(terms))`` and their spectral variation ``(n,)``.
 
         A row that is not finite (no word has a path through the recording,
         see :func:`evidence`) has no answer to be confident in: 0.  Its
         ``-inf`` llr against a coefficient of 0, or against an infinite
         margin, would otherwise make NaN.
         """
-        ev = np.asarray(ev, dtype=float).reshape(-1, 2)
+        ev = np.asarray(ev, dtype=float).reshape(-1, len(self.terms))
         answered = np.all(np.isfinite(ev), axis=1)
         z = np.where(answered[:, None], ev, 0.0) @ np.asarray(self.coef) + self.intercept
         conf = np.where(answered, 0.5 * (1.0 + np.tanh(0.5 * z)), 0.0)  # the logistic function without overflow
@@ -139,7 +163,7 @@ class Calibration:
         return conf
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "coef": [float(c) for c in self.coef],
             "intercept": float(self.intercept),
             "threshold": float(self.threshold),
@@ -148,6 +172,14 @@ class Calibration:
             "speaker_warp": float(self.speaker_warp),
             "background_outlier": bool(self.background_outlier),
         }
+        if tuple(self.terms) != DEFAULT_TERMS:  # files with the default terms read as before
+            out["terms"] = list(self.terms)
+        for key in ("expected_false_rejection", "expected_false_acceptance"):
+            if getattr(self, key) is not None:
+                out[key] = float(getattr(self, key))
+        if self.new_voices is not None:
+            out["new_voices"] = self.new_voices.to_dict()
+        return out
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, n_iter: int = 50) -> tuple[np.ndarray, float]:
@@ -182,35 +214,6 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, n_iter: int = 5
         if np.max(np.abs(step)) < 1e-10:
             break
     return w[:-1] / scale, float(w[-1])
-
-
-def calibrate(ev_in: np.ndarray, ev_out: np.ndarray, false_rejection: float = 0.02) -> Calibration:
-    """Fit the confidence and pick the threshold for a target false-rejection rate.
-
-    Parameters
-    ----------
-    ev_in, ev_out : ndarray, shape (n, 2)
-        Evidence of held-out in-vocabulary recordings (those recognised
-        correctly) and simulated out-of-vocabulary recordings.
-    false_rejection : float
-        Fraction of the in-vocabulary recordings allowed below the threshold.
-    """
-    ev_in, ev_out = _finite(ev_in), _finite(ev_out)
-    if len(ev_in) < 2 or len(ev_out) < 2:
-        # Too little held-out data to learn from: prefer the margin, accept all.
-        return Calibration((0.0, 1.0), 0.0, 0.0, false_rejection)
-    X = np.vstack([ev_in, ev_out])
-    y = np.concatenate([np.ones(len(ev_in)), np.zeros(len(ev_out))])
-    coef, intercept = fit_logistic(X, y)
-    cal = Calibration(tuple(coef), intercept, 0.0, false_rejection)
-    conf = cal.confidence(ev_in)
-    threshold = float(np.quantile(conf, false_rejection, method="lower"))
-    return Calibration(tuple(coef), intercept, threshold, false_rejection)
-
-
-def _finite(ev: np.ndarray) -> np.ndarray:
-    ev = np.asarray(ev, dtype=float).reshape(-1, 2)
-    return ev[np.all(np.isfinite(ev), axis=1)]
 
 
 def error_rates(conf_in: np.ndarray, conf_out: np.ndarray) -> dict:

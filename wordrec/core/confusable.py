@@ -1,6 +1,6 @@
 """Which words the models confuse: pairs whose held-out recordings scored close.
 
-Calibration (:func:`wordrec.core.openset.fold_evidence`) scores held-out
+Calibration (:func:`wordrec.core.calibration.fold_held_out`) scores held-out
 recordings against word models trained without them.  For each ordered
 pair of words ``(a, b)`` this counts the held-out recordings of ``a`` whose forward
 log-likelihood under ``b`` came within ``CLOSE_NATS`` nats per frame of
@@ -13,7 +13,10 @@ that users can pick other command words before they deploy.
 The record goes into the model file's ``diagnostics`` under
 ``"held_out"`` (see :func:`record`); files written before it existed have
 none, and :func:`wordrec.io.validate_held_out.check` validates it when
-present.
+present.  (Files written before the expected rates moved into the
+calibration, ``calibration.expected_false_rejection`` and
+``expected_false_acceptance``, also hold them here as ``false_rejection``
+and ``false_acceptance``.)
 """
 
 from __future__ import annotations
@@ -64,8 +67,7 @@ def near_counts(scores: np.ndarray, truth: np.ndarray, n_frames: np.ndarray, nat
     return near
 
 
-def record(near: np.ndarray, words, false_rejection: float | None = None, false_acceptance: float | None = None,
-           share: float | None = None, nats: float | None = None) -> dict:
+def record(near: np.ndarray, words, share: float | None = None, nats: float | None = None) -> dict:
     """The ``diagnostics["held_out"]`` object of a model file.
 
     Parameters
@@ -74,20 +76,16 @@ def record(near: np.ndarray, words, false_rejection: float | None = None, false_
         Summed over the folds (:func:`near_counts`).
     words : sequence of str
         In the order of ``near``'s rows.
-    false_rejection, false_acceptance : float, optional
-        Shares of held-out in-vocabulary (recognised right) and simulated
-        out-of-vocabulary recordings on the wrong side of the threshold.
+    share, nats : float, optional
+        The least share listed (default ``CLOSE_SHARE``) and the nats per
+        frame ``near`` was counted with (default ``CLOSE_NATS``).
 
     Returns
     -------
     dict
         ``close_nats_per_frame``, ``min_share``, ``recordings`` (word ->
         held-out recordings), ``confusable`` (list of ``{word, close_to,
-        n_close, share}``, the largest share first) and, if given,
-        ``false_rejection`` and ``false_acceptance``.
-    share, nats : float, optional
-        The least share listed (default ``CLOSE_SHARE``) and the nats per
-        frame ``near`` was counted with (default ``CLOSE_NATS``).
+        n_close, share}``, the largest share first).
     """
     share = CLOSE_SHARE if share is None else share
     nats = CLOSE_NATS if nats is None else nats
@@ -99,37 +97,12 @@ def record(near: np.ndarray, words, false_rejection: float | None = None, false_
             pairs.append({"word": words[a], "close_to": words[b], "n_close": int(near[a, b]),
                           "share": float(near[a, b] / totals[a])})
     pairs.sort(key=lambda p: (-p["share"], p["word"], p["close_to"]))
-    out = {
+    return {
         "close_nats_per_frame": float(nats),
         "min_share": float(share),
         "recordings": {w: int(n) for w, n in zip(words, totals)},
         "confusable": pairs,
     }
-    if false_rejection is not None:
-        out["false_rejection"] = float(false_rejection)
-    if false_acceptance is not None:
-        out["false_acceptance"] = float(false_acceptance)
-    return out
-
-
-def held_out_rates(calibration, ev_in: np.ndarray, ev_out: np.ndarray) -> tuple[float | None, float | None]:
-    """Shares of held-out evidence on the wrong side of the calibrated threshold.
-
-    Parameters
-    ----------
-    calibration : wordrec.core.confidence.Calibration
-    ev_in, ev_out : ndarray, shape (n, 2)
-        Evidence of held-out in-vocabulary and simulated out-of-vocabulary
-        recordings (:func:`wordrec.jobs.training.held_out_evidence`).
-
-    Returns
-    -------
-    (false_rejection, false_acceptance)
-        None where there is no evidence.
-    """
-    fr = float(np.mean(calibration.confidence(ev_in) < calibration.threshold)) if len(ev_in) else None
-    fa = float(np.mean(calibration.confidence(ev_out) >= calibration.threshold)) if len(ev_out) else None
-    return fr, fa
 
 
 def warnings(models) -> list[str]:

@@ -37,7 +37,14 @@ from __future__ import annotations
 import numpy as np
 
 from wordrec.core.vad import MAX_SPAN, Region
-from wordrec.core.vad_rule import HALF_MEDIAN, HOP_SECONDS, Rule, noise_floor, rule_for, running_median
+from wordrec.core.vad_rule import (
+    HALF_MEDIAN,
+    HOP_SECONDS,
+    Rule,
+    noise_floor,
+    rule_for,
+    running_median,
+)
 
 #: Seconds of past energies the floor is the percentile of.
 FLOOR_SECONDS = 5.0

@@ -29,7 +29,7 @@ from wordrec.core.confusable import FIELD
 from wordrec.core.gmm import design, emission_log_densities
 from wordrec.core.hmm import viterbi
 from wordrec.core.model import UNKNOWN
-from wordrec.core.openset import confidences
+from wordrec.core.openset import active_calibration, confidences, threshold_of
 from wordrec.core.score import rank, score
 from wordrec.errors import WordrecError
 
@@ -175,7 +175,7 @@ def explain(models, signal: np.ndarray, sample_rate: int, start: float | None = 
     conf = confidences(models, [feats], row[None, :])
     confidence = None if conf is None else float(conf[0])
     if threshold is None:  # as recognition's default (wordrec.jobs.recognition.rejection_threshold)
-        threshold = models.calibration.threshold if models.calibration is not None else 0.0
+        threshold = threshold_of(models)
     accepted = confidence is None or confidence >= threshold
     times = offset + (first + np.arange(len(feats)) * cfg.frame_step + cfg.frame_length / 2.0) / rate
     by_word = {wm.word: wm for wm in models.models}
@@ -233,6 +233,19 @@ def _span(n_samples: int, rate: int, start, end) -> tuple[int, int]:
     return int(round(lo * rate)), min(n_samples, int(round(hi * rate)))
 
 
+def _operating_point(c, old_record: dict) -> dict:
+    fr, fa = c.expected_false_rejection, c.expected_false_acceptance
+    return {
+        "threshold": c.threshold,
+        "target_false_rejection": c.target_false_rejection,
+        "held_out_false_rejection": old_record.get("false_rejection") if fr is None else fr,
+        "held_out_false_acceptance": old_record.get("false_acceptance") if fa is None else fa,
+        "terms": list(c.terms),
+        "speaker_warp": c.speaker_warp,
+        "min_variation": c.min_variation,
+    }
+
+
 def _where(start, end) -> str:
     return "" if start is None and end is None else " in the span given"
 
@@ -256,8 +269,12 @@ def inspect(models) -> dict:
         end's settings); ``training`` (the EM settings); ``background``
         (its Gaussians, or None); ``outlier_weight`` (or None);
         ``calibration`` (``threshold``, ``target_false_rejection``,
-        ``held_out_false_rejection``, ``held_out_false_acceptance``,
-        ``speaker_warp``, ``min_variation``; None without one);
+        ``held_out_false_rejection``, ``held_out_false_acceptance`` (None
+        where not measured), ``terms``, ``speaker_warp``, ``min_variation``,
+        ``new_voices`` (the same for the new-voices operating point, or
+        None) and ``default`` (``"new_voices"`` or ``"known_voices"``: which
+        one answers by default); None without one); ``negatives`` (taught
+        false alarms per word they were taken for);
         ``confusable`` (``close_nats_per_frame``, ``min_share``,
         ``pairs``: ``[{word, close_to, n_close, n_held_out, share}]``; None in files
         written before it was recorded); ``adaptations`` (how many times
@@ -273,15 +290,11 @@ def inspect(models) -> dict:
     held_out = models.diagnostics.get(FIELD)  # validated on load when present
     calibration = None
     if models.calibration is not None:
-        c = models.calibration
-        calibration = {
-            "threshold": c.threshold,
-            "target_false_rejection": c.target_false_rejection,
-            "held_out_false_rejection": (held_out or {}).get("false_rejection"),
-            "held_out_false_acceptance": (held_out or {}).get("false_acceptance"),
-            "speaker_warp": c.speaker_warp,
-            "min_variation": c.min_variation,
-        }
+        # Files written before the rates moved into the calibration hold them in the held-out record.
+        calibration = _operating_point(models.calibration, held_out or {})
+        new = models.calibration.new_voices
+        calibration["new_voices"] = None if new is None else _operating_point(new, {})
+        calibration["default"] = "new_voices" if active_calibration(models) is new else "known_voices"
     confusable = None
     if held_out is not None:
         confusable = {
@@ -299,7 +312,8 @@ def inspect(models) -> dict:
         "outlier_weight": None if models.outlier is None else models.outlier.weight,
         "calibration": calibration,
         "confusable": confusable,
-        "adaptations": len(models.training.get("adaptation", [])),
+        "adaptations": sum("negatives" not in a for a in models.training.get("adaptation", [])),
+        "negatives": {w: sum(n.word == w for n in models.negatives) for w in models.words if any(n.word == w for n in models.negatives)},
     }
 
 

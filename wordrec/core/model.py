@@ -163,6 +163,12 @@ class ModelSet:
     outlier : Outlier, optional
         The component every state of every word shares (None in files
         written before it existed: scored without it).
+    negatives : tuple of WordModel
+        Taught false alarms (``wordrec adapt --negatives``): each a copy of
+        the word model a recorded false alarm was taken for, its means moved
+        to that recording (:func:`wordrec.core.openset.shadow_models`), named
+        after that word.  A recording one of them explains better than any
+        word gets confidence 0.  Empty in most models.
     """
 
     features: FeatureConfig
@@ -172,13 +178,14 @@ class ModelSet:
     background: WordModel | None = None
     calibration: object = None  # confidence.Calibration, or None: never reject
     outlier: Outlier | None = None
+    negatives: tuple = ()
 
     @property
     def words(self) -> list[str]:
         return [m.word for m in self.models]
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "format": FORMAT,
             "version": VERSION,
             "features": self.features.to_dict(),
@@ -190,3 +197,6 @@ class ModelSet:
             "calibration": self.calibration.to_dict() if self.calibration is not None else None,
             "outlier": self.outlier.to_dict() if self.outlier is not None else None,
         }
+        if self.negatives:  # files without taught false alarms stay as they were
+            out["negatives"] = [m.to_dict() for m in self.negatives]
+        return out

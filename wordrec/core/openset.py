@@ -1,12 +1,16 @@
-"""Open-set recognition: the background model, held-out evidence and confidences.
+"""Open-set recognition: the background model, held-out folds, operating points and confidences.
 
 The background model is one Gaussian mixture (a one-state HMM) trained on
-the frames of every word: generic speech.  Calibration holds out folds of
-the training recordings, trains word models on the rest (that is
-:mod:`wordrec.jobs.training`'s part), and turns the held-out scores into
-in-vocabulary and simulated out-of-vocabulary evidence (see
-:mod:`wordrec.core.confidence`).  Why each setting is what it is:
-docs/rejection.md.
+the frames of every word (and of the negatives): generic speech.
+Calibration holds out folds of the training recordings, trains word models
+on the rest (that is :mod:`wordrec.jobs.training`'s part), and fits the
+confidence on the held-out scores (:mod:`wordrec.core.calibration`).  A
+model has up to two operating points: its calibration for voices like the
+training ones, and ``calibration.new_voices`` for others
+(:func:`active_calibration`).  Recorded false alarms taught to a trained
+model (``wordrec adapt --negatives``) are copies of the words they were
+taken for (:func:`shadow_models`, :func:`taught_false_alarms`).  Why each
+setting is what it is: docs/rejection.md.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import dataclasses
 
 import numpy as np
 
+from wordrec.core.adapt import map_means
 from wordrec.core.confidence import evidence, spectral_variation
-from wordrec.core.confusable import near_counts
+from wordrec.core.defaults import NEW_VOICES_BY_DEFAULT, SPEAKER_WARP  # noqa: F401 (SPEAKER_WARP: imported from here too)
 from wordrec.core.gmm import design, state_log_densities
 from wordrec.core.score import score
 from wordrec.core.train import TrainConfig
-from wordrec.core.warp import frequency_warp
 
 #: Name and Gaussians of the background model.
 BACKGROUND = "<background>"
@@ -28,14 +32,23 @@ BACKGROUND_MIX = 32
 #: EM iterations per mixture size, at most, for the calibration folds' models:
 #: they need to score like the final models, not to match them.
 CALIBRATION_ITERS = 5
-#: Formants of the held-out recordings are moved this fraction up (every
-#: other recording) or down before they are scored for calibration, so that
-#: the threshold is set for voices the models have not heard
-#: (docs/rejection.md: what it trades).
-SPEAKER_WARP = 0.10
 #: Utterances per word used for the background model, about: it needs
 #: coverage, not every frame.
 _BACKGROUND_UTTERANCES = 40
+#: Taught false alarms (:func:`shadow_models`): the weight, in frames, of the
+#: word model's means when they move to the false alarm (small: the copy
+#: should become the false alarm, not stay the word), and how many nats per
+#: frame a copy must beat every word by for the recording to get confidence
+#: 0.  Chosen on the robot corpus's training takes (takes 0-6 trained, 7-9
+#: and the _unknown_ words as recorded and fresh false alarms): commands
+#: scored 8.1 nats a frame below the nearest copy with 0.25 (5.8 with 1,
+#: 2.3 with 3), recorded false alarms 14 above, fresh takes of the same
+#: words 3.5 and more above; every margin from 0 to 2 kept every command
+#: and rejected every false alarm (docs/rejection.md).
+SHADOW_PRIOR = 0.25
+SHADOW_MARGIN = 1.0
+#: Taught false alarms a model may hold (each costs scoring a word model).
+MAX_NEGATIVES = 1000
 
 
 def background_problem(by_word: dict, cfg: TrainConfig) -> tuple[dict, TrainConfig]:
@@ -105,54 +118,78 @@ def held_out_folds(by_word: dict, folds: int = 2) -> list[tuple[dict, list]]:
     return out
 
 
-def fold_evidence(models, test, background, speaker_warp: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evidence of one fold's held-out recordings: ``(in_vocabulary, out_of_vocabulary, near)``.
+def active_calibration(models, new_voices: bool | None = None):
+    """The calibration that answers: the model's, or its ``new_voices`` one.
 
-    Every held-out recording is scored against all words of ``models``
-    (trained without it): an in-vocabulary example if its best word is its
-    own, and against all words but its own: an out-of-vocabulary example.
-    A held-out recording that gets a wrong word is no in-vocabulary example:
-    answering ``<unknown>`` there is no false rejection but the better
-    answer.  With ``speaker_warp`` > 0 the recordings first get their
-    formants moved (:func:`wordrec.core.warp.frequency_warp`): every other
-    one by ``1 + speaker_warp``, the rest by ``1 - speaker_warp``; without
-    it the threshold is set for the training voices only.
+    ``new_voices`` None means ``NEW_VOICES_BY_DEFAULT``.  A model without a
+    new-voices calibration answers with its only one either way.
+    """
+    cal = models.calibration
+    use_new = NEW_VOICES_BY_DEFAULT if new_voices is None else new_voices
+    if use_new and cal is not None and cal.new_voices is not None:
+        return cal.new_voices
+    return cal
+
+
+def threshold_of(models, new_voices: bool | None = None) -> float:
+    """The calibrated threshold of the operating point (0, accept all, without a calibration)."""
+    cal = active_calibration(models, new_voices)
+    return cal.threshold if cal is not None else 0.0
+
+
+def shadow_models(models, feats, prior: float = SHADOW_PRIOR) -> tuple:
+    """Copies of the word models that recordings of no word were taken for, moved to those recordings.
+
+    Each recording is scored; the best word's model is copied and its means
+    moved to the recording by MAP (:func:`wordrec.core.adapt.map_means`
+    with a prior of ``prior`` frames).  The copy keeps the word's name.
 
     Parameters
     ----------
     models : ModelSet
-        Trained on the other folds.
-    test : list of (int, ndarray (n_frames, n_features))
-        Each held-out recording's word index and features.
-    background : WordModel
-    speaker_warp : float
+    feats : list of ndarray (n_frames, n_features)
+        Recorded false alarms, as recognition featurises them.
 
     Returns
     -------
-    in_vocabulary, out_of_vocabulary : ndarray, each shape (n, 2)
-        :func:`wordrec.core.confidence.evidence` of the examples.
-    near : ndarray of int, shape (n_words, n_words)
-        Which words came close to each other on these recordings
-        (:func:`wordrec.core.confusable.near_counts`).
+    tuple of WordModel
+        One per recording that some word can explain (too short for every
+        word: none).
     """
-    feats = [s for _, s in test]
-    if speaker_warp > 0:
-        factors = (1.0 + speaker_warp, 1.0 - speaker_warp)
-        feats = [frequency_warp(f, models.features, factors[i % 2]) for i, f in enumerate(feats)]
-    truth = np.array([j for j, _ in test])
-    # Over a large vocabulary, each recording's own word is scored with the
-    # first pass's short list (its score is the in-vocabulary evidence).
-    scores = score(models, feats, include=truth)
-    bgs = background_scores(background, feats, models.outlier)
-    n = np.array([len(f) for f in feats])
-    top, best, second = top_two(scores)
-    right = top == truth
-    ev_in = evidence(best[right], second[right], bgs[right], n[right])
-    _, best, second = top_two(scores, exclude=truth)
-    return ev_in, evidence(best, second, bgs, n), near_counts(scores, truth, n)
+    if not feats:
+        return ()
+    scores = score(models, feats)
+    out = []
+    for f, row in zip(feats, scores):
+        if np.isfinite(row.max()):
+            out.append(map_means(models.models[int(np.argmax(row))], [f], prior))
+    return tuple(out)
 
 
-def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:
+def taught_false_alarms(models, feats, best: np.ndarray) -> np.ndarray:
+    """Which recordings a taught false alarm (``models.negatives``) explains better than every word.
+
+    Parameters
+    ----------
+    feats : list of ndarray (n_frames, n_features)
+    best : ndarray, shape (n_recordings,)
+        The best word's log-likelihood of each recording.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_recordings,)
+        True where the best copy scores more than ``SHADOW_MARGIN`` nats a
+        frame above ``best``.
+    """
+    if not models.negatives or not feats:
+        return np.zeros(len(feats), dtype=bool)
+    copies = dataclasses.replace(models, models=tuple(models.negatives), negatives=())
+    n = np.maximum(np.array([len(f) for f in feats], dtype=float), 1.0)
+    with np.errstate(invalid="ignore"):  # -inf - -inf: neither explains it
+        return (score(copies, feats).max(axis=1) - best) / n > SHADOW_MARGIN
+
+
+def confidences(models, feats, scores: np.ndarray, new_voices: bool | None = None) -> np.ndarray | None:
     """Confidence of the best word for each recording, or None if the model has no calibration.
 
     Parameters
@@ -161,11 +198,16 @@ def confidences(models, feats, scores: np.ndarray) -> np.ndarray | None:
     feats : list of ndarray (n_frames, n_features)
     scores : ndarray, shape (n_recordings, n_words)
         From :func:`wordrec.core.score.score`.
+    new_voices : bool, optional
+        The operating point (:func:`active_calibration`).
     """
-    if models.background is None or models.calibration is None:
+    cal = active_calibration(models, new_voices)
+    if models.background is None or cal is None:
         return None
     _, best, second = top_two(scores)
-    outlier = models.outlier if models.calibration.background_outlier else None
-    ev = evidence(best, second, background_scores(models.background, feats, outlier), np.array([len(f) for f in feats]))
-    conf = models.calibration.confidence(ev, spectral_variation(feats, models.features.n_ceps))
+    outlier = models.outlier if cal.background_outlier else None
+    bg = background_scores(models.background, feats, outlier)
+    ev = evidence(best, second, bg, np.array([len(f) for f in feats]), cal.terms)
+    conf = cal.confidence(ev, spectral_variation(feats, models.features.n_ceps))
+    conf = np.where(taught_false_alarms(models, feats, best), 0.0, conf)
     return np.where(np.isfinite(conf), conf, 0.0)

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wordrec.core import wordgroups
 from wordrec.core.gmm import design
 from wordrec.core.hmm import Batch, forward_packed
 from wordrec.core.model import ModelSet
 from wordrec.core.pairs import PairScorer
 from wordrec.core.shortlist import Shortlister
-from wordrec.core import wordgroups
 from wordrec.core.wordgroups import Group, groups, segment_logsumexp
 
 #: Vocabularies of more than SHORTLIST_FROM words are scored exactly only

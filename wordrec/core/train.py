@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wordrec.core.baumwelch import InMemory, accumulate, batches_of, em_chunks, maximise
-from wordrec.core.gmm import design, safe_log, state_log_densities
+from wordrec.core.gmm import safe_log, state_log_densities
 from wordrec.core.hmm import Batch, log_likelihood
 from wordrec.core.model import Outlier, WordModel
 from wordrec.errors import WordrecError, check_settings

@@ -8,7 +8,14 @@ break before any recording is read.
 from __future__ import annotations
 
 from wordrec.errors import WordrecError
-from wordrec.io.validate import MAX_MIX, MAX_MOVES, MAX_PARAMETERS, MAX_STATES, MAX_WORD_MOVES, MAX_WORDS
+from wordrec.io.validate import (
+    MAX_MIX,
+    MAX_MOVES,
+    MAX_PARAMETERS,
+    MAX_STATES,
+    MAX_WORD_MOVES,
+    MAX_WORDS,
+)
 
 
 def planned_size_problem(n_words: int, n_states: int, n_mix: int, n_features: int, topology: str = "left-to-right",

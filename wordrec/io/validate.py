@@ -10,12 +10,8 @@ model is written (:func:`wordrec.io.modelfile.save`).
 
 from __future__ import annotations
 
-import json
-import math
-
 import numpy as np
 
-from wordrec.core.confidence import Calibration
 from wordrec.core.confusable import FIELD as HELD_OUT
 from wordrec.core.features import FeatureConfig
 from wordrec.core.labels import word_problem
@@ -26,16 +22,18 @@ from wordrec.core.model import (
     Outlier,
     WordModel,
 )
+from wordrec.core.openset import MAX_NEGATIVES
 from wordrec.errors import WordrecError
+from wordrec.io.json_numbers import MAX_MAGNITUDE, check_numbers
+from wordrec.io.validate_calibration import calibration_from_dict
 from wordrec.io.validate_held_out import check as check_held_out
 
 _PROB_TOL = 1e-6
 #: Largest FFT a model file may ask for (what a 25 ms window at the highest
 #: training rate, 384 kHz, needs); a tampered file cannot demand more memory.
 MAX_NFFT = 16384
-#: Means and variances must lie within these magnitudes: far outside what a
-#: trained model holds, but safe from overflow in the log densities.
-MAX_MAGNITUDE = 1e30
+#: Means and variances must lie within ``MAX_MAGNITUDE`` and above this: far
+#: outside what a trained model holds, but safe from overflow in the log densities.
 MIN_VARIANCE = 1e-30
 #: Caps on a model's size.  Per word, far beyond what ``wordrec train`` makes
 #: (at most 100 states and 256 Gaussians a state; an ergodic 100-state word
@@ -69,8 +67,8 @@ def from_dict(data) -> ModelSet:
             raise WordrecError(f"field {key!r}: missing")
     for key, value in data.items():
         # The models' arrays are checked as arrays; training and diagnostics by validate().
-        if key not in ("models", "background", "training", "diagnostics"):
-            _check_numbers(value, key, MAX_MAGNITUDE)
+        if key not in ("models", "background", "negatives", "training", "diagnostics"):
+            check_numbers(value, key, MAX_MAGNITUDE)
     if not isinstance(data["features"], dict):
         raise WordrecError("field 'features': not an object")
     features = FeatureConfig.from_dict(data["features"])
@@ -84,6 +82,10 @@ def from_dict(data) -> ModelSet:
     raw = [(m, f"models[{i}]") for i, m in enumerate(raw_models)]
     if data.get("background") is not None:
         raw.append((data["background"], "background"))
+    raw_negatives = data.get("negatives") or []
+    if not isinstance(raw_negatives, list) or len(raw_negatives) > MAX_NEGATIVES:
+        raise WordrecError(f"field 'negatives': must be a list of at most {MAX_NEGATIVES} word models")
+    raw += [(m, f"negatives[{i}]") for i, m in enumerate(raw_negatives)]
     dims = [_dims(obj, where) for obj, where in raw]
     # Before the arrays are read: an oversized file costs no more than its parsing.
     _check_parameters([(s, m, features.n_features) for s, m in dims])
@@ -96,122 +98,17 @@ def from_dict(data) -> ModelSet:
         raise WordrecError("field 'models': a word appears twice")
     training = data.get("training", {})
     diagnostics = data.get("diagnostics", {})
-    background = built[-1] if len(built) > len(raw_models) else None
+    background = built[len(raw_models)] if data.get("background") is not None else None
+    negatives = tuple(built[len(built) - len(raw_negatives):]) if raw_negatives else ()
     calibration = None
     if data.get("calibration") is not None:
         calibration = calibration_from_dict(data["calibration"])
     outlier = None
     if data.get("outlier") is not None:
         outlier = _outlier(data["outlier"], features.n_features)
-    result = ModelSet(features, models, training, diagnostics, background, calibration, outlier)
+    result = ModelSet(features, models, training, diagnostics, background, calibration, outlier, negatives)
     validate(result)
     return result
-
-
-def calibration_from_dict(d) -> Calibration:
-    """Read a model file's ``calibration`` object; raise WordrecError naming the bad field.
-
-    Every number must be a JSON number (not a string or a boolean)
-    within ``MAX_MAGNITUDE`` of zero, so that the confidence cannot
-    overflow.
-    """
-    if not isinstance(d, dict):
-        raise WordrecError("field 'calibration': not an object")
-    for key in ("coef", "intercept", "threshold", "target_false_rejection"):
-        if key not in d:
-            raise WordrecError(f"field 'calibration.{key}': missing")
-    if not isinstance(d["coef"], list) or len(d["coef"]) != 2:
-        raise WordrecError("field 'calibration.coef': must be a list of two numbers")
-    coef = tuple(number(c, f"calibration.coef[{i}]") for i, c in enumerate(d["coef"]))
-    intercept = number(d["intercept"], "calibration.intercept")
-    threshold = number(d["threshold"], "calibration.threshold", 0.0, 1.0)
-    target = number(d["target_false_rejection"], "calibration.target_false_rejection", 0.0, 1.0)
-    # Files written before the steady-sound check have no floor, and
-    # those written before warped calibration none of that.
-    min_variation = number(d.get("min_variation", 0.0), "calibration.min_variation", 0.0)
-    speaker_warp = number(d.get("speaker_warp", 0.0), "calibration.speaker_warp", 0.0, 0.5, below=True)
-    background_outlier = d.get("background_outlier", False)
-    if not isinstance(background_outlier, bool):
-        raise WordrecError("field 'calibration.background_outlier': must be true or false")
-    return Calibration(coef, intercept, threshold, target, min_variation, speaker_warp, background_outlier)
-
-
-def number(value, name: str, low: float = -MAX_MAGNITUDE, high: float = MAX_MAGNITUDE, below: bool = False) -> float:
-    """A number from parsed JSON as a float in ``[low, high]`` (``[low, high)`` with ``below``).
-
-    Only JSON numbers are numbers: strings ("1.5"), booleans and null are
-    refused, not converted, as are NaN, infinities and integers too large
-    for a float.
-
-    Raises
-    ------
-    WordrecError
-        Naming the field ``name``, the range and what the file holds.
-    """
-    if type(value) in (int, float) and _number_problem(value) is None:
-        if low <= value <= high and not (below and value == high):
-            return float(value)
-    span = f"from {low:g} to {high:g}" + (" (exclusive)" if below else "")
-    raise WordrecError(f"field {name!r}: must be a number {span}, got {_shown(value)}")
-
-
-def _number_problem(value, limit: float = math.inf) -> str | None:
-    """What is wrong with a JSON number (NaN, an infinity, too large), or None."""
-    if type(value) is float and not math.isfinite(value):
-        return f"{_shown(value)} is not a finite number"
-    if type(value) is int:
-        try:
-            x = float(value)
-        except OverflowError:
-            return f"{_shown(value)} is too large"
-    elif type(value) is float:
-        x = value
-    else:
-        return None
-    return f"{_shown(value)} is beyond +-{limit:g}" if abs(x) > limit else None
-
-
-def _shown(value) -> str:
-    """A short, printable rendering of a JSON value for a message."""
-    if type(value) is int and value.bit_length() > 100:
-        return f"an integer of {len(str(abs(value)))} digits"
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "a list"
-    text = json.dumps(value)  # escapes control characters; NaN and Infinity as Python writes them
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _check_numbers(value, name: str, limit: float = math.inf) -> None:
-    """Refuse NaN, infinities and numbers beyond ``limit`` (or a float's range) anywhere in parsed JSON.
-
-    Such numbers cannot be written back as JSON (``wordrec adapt`` saves
-    the model again), and overflow wherever a float is needed.  Containers
-    are walked with a stack, not recursion, so that nesting depth is no
-    problem.
-
-    Raises
-    ------
-    WordrecError
-        Naming the field, e.g. ``training.adaptation[0].prior``.
-    """
-    stack = [(value, name)]
-    while stack:
-        node, where = stack.pop()
-        if isinstance(node, dict):
-            children, template = node.items(), "{}.{}"
-        elif isinstance(node, (list, tuple)):
-            children, template = enumerate(node), "{}[{}]"
-        else:
-            children, template = [(None, node)], "{}"
-        for key, child in children:
-            if isinstance(child, (dict, list, tuple)):
-                stack.append((child, template.format(where, key)))
-            elif type(child) in (int, float):
-                problem = _number_problem(child, limit)
-                if problem:
-                    name = template.format(where, key)
-                    name = name if len(name) <= 80 else f"{name[:50]}...{name[-25:]}"  # deep nesting
-                    raise WordrecError(f"field {name!r}: {problem}")
 
 
 def _array(obj: dict, key: str, where: str, shape: tuple) -> np.ndarray:
@@ -282,8 +179,14 @@ def _check_size(models: ModelSet) -> None:
     """The caps on the numbers of words, states, Gaussians, parameters and moves (MAX_WORDS, ...)."""
     named = [(f"models[{i}]", wm) for i, wm in enumerate(models.models)]
     named += [("background", models.background)] if models.background is not None else []
+    named += [(f"negatives[{i}]", wm) for i, wm in enumerate(models.negatives)]
     if len(models.models) > MAX_WORDS:
         raise WordrecError(f"field 'models': {len(models.models)} words, more than {MAX_WORDS}")
+    if len(models.negatives) > MAX_NEGATIVES:
+        raise WordrecError(f"field 'negatives': {len(models.negatives)} taught false alarms, more than {MAX_NEGATIVES}")
+    for i, wm in enumerate(models.negatives):
+        if wm.word not in models.words:
+            raise WordrecError(f"field 'negatives[{i}].word': not one of the model's words (the one the false alarm was taken for)")
     for where, wm in named:
         for key, n, cap in (("n_states", wm.n_states, MAX_STATES), ("n_mix", wm.n_mix, MAX_MIX)):
             if n > cap:
@@ -324,6 +227,7 @@ def validate(models: ModelSet) -> None:
     named = [(f"models[{i}] ({wm.word})", wm) for i, wm in enumerate(models.models)]
     if models.background is not None:
         named.append(("background", models.background))
+    named += [(f"negatives[{i}] ({wm.word})", wm) for i, wm in enumerate(models.negatives)]
     for where, wm in named:
         for key in ("startprob", "transmat", "weights"):
             if not np.all(np.isfinite(getattr(wm, key))):
@@ -346,8 +250,8 @@ def _check_record(training, diagnostics) -> None:
     """The free-form ``training`` and ``diagnostics`` objects: JSON that can be written back."""
     if not isinstance(training, dict) or not isinstance(diagnostics, dict):
         raise WordrecError("fields 'training' and 'diagnostics' must be objects")
-    _check_numbers(training, "training")
-    _check_numbers(diagnostics, "diagnostics")
+    check_numbers(training, "training")
+    check_numbers(diagnostics, "diagnostics")
     # wordrec adapt appends its record to this list.
     adaptation = training.get("adaptation", [])
     if not isinstance(adaptation, list) or not all(isinstance(a, dict) for a in adaptation):

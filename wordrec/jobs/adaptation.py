@@ -1,4 +1,4 @@
-"""Speaker adaptation jobs: read a speaker's recordings, adapt a model set to them, note it in the model."""
+"""Adaptation jobs: a model adapted to one speaker's recordings, or taught its recorded false alarms; noted in the model."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 
 from wordrec.core.adapt import AdaptConfig, adapt_supervised
-from wordrec.core.openset import confidences
+from wordrec.core.openset import MAX_NEGATIVES, SHADOW_PRIOR, confidences, shadow_models
 from wordrec.core.score import score
 from wordrec.errors import WordrecError
-from wordrec.jobs.featurise import Failure, extract_files, too_short
+from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
 from wordrec.jobs.recognition import adapt_on_accepted, rejection_threshold
 
 
@@ -99,3 +99,59 @@ def noting_adaptation(models, cfg, used: dict, labelled: bool, **more):
     record = {"prior": cfg.prior, "labelled": labelled, "recordings": used, **more}
     training = dict(models.training, adaptation=list(models.training.get("adaptation", [])) + [record])
     return dataclasses.replace(models, training=training)
+
+
+def teach_false_alarms(models, paths, progress=None, jobs: int = 1) -> tuple[object, list, list[Failure]]:
+    """``models`` taught recordings of no word that it answered with a word (``wordrec adapt --negatives``).
+
+    Each recording is featurised as recognition does it; a copy of the word
+    it is taken for, moved to it, joins ``models.negatives``
+    (:func:`wordrec.core.openset.shadow_models`), so that the same sound
+    later gets confidence 0.  The words' models, the background model and the
+    calibration are unchanged.
+
+    Parameters
+    ----------
+    paths : list of paths or :class:`wordrec.io.audio.Samples`
+
+    Returns
+    -------
+    taught : ModelSet
+        With an entry ``{negatives, prior}`` appended to ``training["adaptation"]``.
+    rows : list of (path, word, confidence before, confidence after)
+        One per recording taught, in order (confidences at the default
+        operating point; None without a calibration).
+    failures : list of Failure
+        Unusable recordings, those without speech (already answered
+        ``<silence>``) and those too short for every word.
+    """
+    if models.calibration is None or models.background is None:
+        raise WordrecError("the model has no rejection (trained with --no-reject): it cannot be taught false alarms")
+    paths = list(paths)
+    feats, used, failures = [], [], []
+    for p, f in zip(paths, extract_files(paths, models.features, progress, jobs=jobs, silence=True)):
+        if isinstance(f, Silence):
+            failures.append(Failure(str(p), f"{p}: no speech in it (answered <silence> already; nothing to teach)"))
+        elif isinstance(f, Failure):
+            failures.append(f)
+        else:
+            feats.append(f)
+            used.append(str(p))
+    scores = score(models, feats) if feats else np.zeros((0, len(models.models)))
+    fits = np.isfinite(scores).any(axis=1)
+    failures += [Failure(p, f"{p}: {too_short(models, len(f))}") for p, f, ok in zip(used, feats, fits) if not ok]
+    feats = [f for f, ok in zip(feats, fits) if ok]
+    used = [p for p, ok in zip(used, fits) if ok]
+    scores = scores[fits]
+    if not feats:
+        raise WordrecError("none of the recordings is usable as a false alarm; no model written")
+    if len(models.negatives) + len(feats) > MAX_NEGATIVES:
+        raise WordrecError(f"a model holds at most {MAX_NEGATIVES} taught false alarms: it has "
+                           f"{len(models.negatives)}, and {len(feats)} more were given; no model written")
+    before = confidences(models, feats, scores)
+    taught = dataclasses.replace(models, negatives=tuple(models.negatives) + shadow_models(models, feats))
+    after = confidences(taught, feats, scores)
+    rows = [(p, models.words[int(np.argmax(row))], float(b), float(a)) for p, row, b, a in zip(used, scores, before, after)]
+    record = {"negatives": len(feats), "prior": SHADOW_PRIOR}
+    training = dict(taught.training, adaptation=list(taught.training.get("adaptation", [])) + [record])
+    return dataclasses.replace(taught, training=training), rows, failures

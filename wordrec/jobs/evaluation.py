@@ -5,6 +5,7 @@ from __future__ import annotations
 from wordrec.core.confidence import error_rates
 from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.metrics import report
+from wordrec.core.openset import active_calibration
 from wordrec.errors import WordrecError
 from wordrec.jobs.featurise import Failure
 from wordrec.jobs.recognition import recognize_files, rejection_threshold
@@ -40,10 +41,11 @@ def evaluate_corpus(models, items, progress=None, adapt=None, jobs: int = 1) -> 
 
 
 def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float | None = None,
-                      adapt=None, jobs: int = 1) -> tuple[dict, list[Failure]]:
+                      adapt=None, new_voices: bool | None = None, jobs: int = 1) -> tuple[dict, list[Failure]]:
     """In-vocabulary ``(path, word)`` items and out-of-vocabulary files, with rejection.
 
-    With ``adapt``, all of them are one batch for :func:`recognize_files`.
+    With ``adapt``, all of them are one batch for :func:`recognize_files`;
+    ``new_voices`` picks the operating point, as there.
 
     Returns
     -------
@@ -54,8 +56,9 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         column; ``<silence>`` is a column too where a file held no speech), plus ``closed_set_accuracy`` (in-vocabulary, rejection
         ignored), ``false_rejection`` (in-vocabulary files answered
         ``<unknown>``), ``false_acceptance`` (OOV files given a word),
-        ``threshold``, ``eer`` and ``points`` (the DET curve: false rejection
-        and false acceptance at every threshold).
+        ``threshold``, ``operating_point`` (``"known_voices"`` or
+        ``"new_voices"``: whose confidence), ``eer`` and ``points`` (the DET
+        curve: false rejection and false acceptance at every threshold).
     failures : list of Failure
     """
     if models.calibration is None or models.background is None:
@@ -63,7 +66,7 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         raise WordrecError(f"the model has no {what} (train it without --no-reject)")
     paths = [p for p, _ in items] + list(oov_paths)
     truth_all = [w for _, w in items] + [UNKNOWN] * len(oov_paths)
-    answers = recognize_files(models, paths, 1, progress, threshold, adapt=adapt, jobs=jobs)
+    answers = recognize_files(models, paths, 1, progress, threshold, adapt=adapt, new_voices=new_voices, jobs=jobs)
     failures = [a.failure for a in answers if a.failure is not None]
     ok = [(a, t) for a, t in zip(answers, truth_all) if a.failure is None]
     truth = [t for _, t in ok]
@@ -88,7 +91,8 @@ def evaluate_open_set(models, items, oov_paths, progress=None, threshold: float 
         n_false_acceptances=sum(a.accepted for a in oov),
         false_rejection=sum(not a.accepted for a, _ in inv) / len(inv) if inv else None,
         false_acceptance=sum(a.accepted for a in oov) / len(oov) if oov else None,
-        threshold=rejection_threshold(models, threshold),
+        threshold=rejection_threshold(models, threshold, new_voices=new_voices),
+        operating_point="new_voices" if active_calibration(models, new_voices) is not models.calibration else "known_voices",
         eer=rates["eer"] if rates else None,
         points=rates["points"] if rates else [],
         n_failed=len(failures),

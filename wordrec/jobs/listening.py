@@ -62,8 +62,9 @@ class Segment:
     confidence: float | None = None
 
 
-def recognise_regions(models, name: str, rate: int, regions, nbest: int | None = 1) -> list[tuple[Segment, np.ndarray | None]]:
-    """Score regions found at ``rate`` Hz, all in one batch.
+def recognise_regions(models, name: str, rate: int, regions, nbest: int | None = 1,
+                      new_voices: bool | None = None) -> list[tuple[Segment, np.ndarray | None]]:
+    """Score regions found at ``rate`` Hz, all in one batch (confidences of the operating point ``new_voices``).
 
     Returns
     -------
@@ -79,7 +80,7 @@ def recognise_regions(models, name: str, rate: int, regions, nbest: int | None =
     usable = [i for i, s in enumerate(signals) if len(s) > 0]
     feats = features.extract_many([signals[i] for i in usable], cfg)
     rows = score(models, feats) if feats else np.zeros((0, len(models.models)))
-    conf = confidences(models, feats, rows) if feats else None
+    conf = confidences(models, feats, rows, new_voices) if feats else None
     found = {k: (row, f, None if conf is None else float(conf[j])) for j, (k, row, f) in enumerate(zip(usable, rows, feats))}
     out = []
     for i, region in enumerate(regions):
@@ -109,14 +110,18 @@ class Listening:
         False accepts every answer.
     adapt : AdaptConfig, optional
         Adapt the models online to the answers accepted so far.
+    new_voices : bool, optional
+        The operating point (:func:`wordrec.core.openset.active_calibration`;
+        None: the default).
     max_span : float
         Longest region in seconds (a sound that goes on is cut there).
     """
 
     def __init__(self, models, name: str = "stream", nbest: int | None = 1, threshold: float | None = None,
-                 reject: bool = True, adapt: AdaptConfig | None = None, max_span: float = MAX_SPAN):
-        self.name, self.nbest = str(name), nbest
-        self.threshold = rejection_threshold(models, threshold, reject)
+                 reject: bool = True, adapt: AdaptConfig | None = None, max_span: float = MAX_SPAN,
+                 new_voices: bool | None = None):
+        self.name, self.nbest, self.new_voices = str(name), nbest, new_voices
+        self.threshold = rejection_threshold(models, threshold, reject, new_voices)
         self._adapt = adapt.validated() if adapt is not None else None
         self._max_span = max_span
         self._endpointer: Endpointer | None = None
@@ -172,10 +177,10 @@ class Listening:
         regions = list(regions)
         rate = int(rate or self.rate or 0)
         if self._adapt is None:
-            return [seg for seg, _ in recognise_regions(self._models, self.name, rate, regions, self.nbest)]
+            return [seg for seg, _ in recognise_regions(self._models, self.name, rate, regions, self.nbest, self.new_voices)]
         out = []
         for region in regions:
-            [(seg, feats)] = recognise_regions(self._models, self.name, rate, [region], self.nbest)
+            [(seg, feats)] = recognise_regions(self._models, self.name, rate, [region], self.nbest, self.new_voices)
             out.append(seg)
             # What adapts is the trained models' answer, if they accept it (as in the
             # first round of batch adaptation), never the adapted models' own: a word
@@ -189,7 +194,7 @@ class Listening:
         return out
 
     def _trained_answer(self, region: Region, rate: int) -> Segment:
-        return recognise_regions(self.trained, self.name, rate, [region], 1)[0][0]
+        return recognise_regions(self.trained, self.name, rate, [region], 1, self.new_voices)[0][0]
 
     def accepted(self, seg: Segment) -> bool:
         """Whether a segment is answered with its best word (not ``<unknown>``)."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from wordrec.core.adapt import adapt_unsupervised
 from wordrec.core.labels import SILENCE, UNKNOWN
-from wordrec.core.openset import confidences
+from wordrec.core.openset import confidences, threshold_of
 from wordrec.core.score import Scorer, rank, score
 from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
 from wordrec.jobs.parallel import ordered_iter
@@ -72,19 +72,21 @@ def length_note(models, path, n_frames: int) -> str | None:
     )
 
 
-def rejection_threshold(models, threshold: float | None = None, reject: bool = True) -> float:
+def rejection_threshold(models, threshold: float | None = None, reject: bool = True,
+                        new_voices: bool | None = None) -> float:
     """The confidence below which an answer is ``<unknown>``: 0 (accept all)
     without ``reject`` or without a calibration, else ``threshold`` if given,
-    else the model's calibrated one."""
+    else the calibrated one of the operating point (``new_voices``: see
+    :func:`wordrec.core.openset.active_calibration`)."""
     if not reject:
         return 0.0
     if threshold is not None:
         return threshold
-    return models.calibration.threshold if models.calibration is not None else 0.0
+    return threshold_of(models, new_voices)
 
 
-def recognize_files(models, paths, nbest: int | None = None, progress=None,
-                    threshold: float | None = None, reject: bool = True, adapt=None, jobs: int = 1) -> list[Answer]:
+def recognize_files(models, paths, nbest: int | None = None, progress=None, threshold: float | None = None,
+                    reject: bool = True, adapt=None, new_voices: bool | None = None, jobs: int = 1) -> list[Answer]:
     """Score every file against every word; one :class:`Answer` per path.
 
     Parameters
@@ -98,12 +100,16 @@ def recognize_files(models, paths, nbest: int | None = None, progress=None,
         Treat the files as one speaker's: adapt the models to them
         (:func:`wordrec.core.adapt.adapt_unsupervised`) and answer with the
         adapted models.  The files are then one batch, held in memory.
+    new_voices : bool, optional
+        Answer with the model's calibration for voices unlike the training
+        ones (True) or like them (False); None: the default operating point
+        (:func:`wordrec.core.openset.active_calibration`).
     jobs : int
         Worker processes (without ``adapt``); the answers do not depend on it.
     """
     if adapt is None:
-        return list(recognize_stream(models, paths, nbest, progress, threshold, reject, jobs))
-    return _answers(models, models, list(paths), nbest, threshold, reject, progress, adapt)
+        return list(recognize_stream(models, paths, nbest, progress, threshold, reject, new_voices, jobs))
+    return _answers(models, models, list(paths), nbest, threshold, reject, new_voices, progress, adapt)
 
 
 #: Files recognised per task: the unit of work of a worker, and what bounds
@@ -118,12 +124,12 @@ def _set_models(models) -> None:
 
 
 def _recognize_block(task) -> list:
-    paths, nbest, threshold, reject = task
-    return _answers(_STATE["models"], _STATE["scorer"], paths, nbest, threshold, reject)
+    paths, nbest, threshold, reject, new_voices = task
+    return _answers(_STATE["models"], _STATE["scorer"], paths, nbest, threshold, reject, new_voices)
 
 
 def recognize_stream(models, paths, nbest: int | None = None, progress=None, threshold: float | None = None,
-                     reject: bool = True, jobs: int = 1):
+                     reject: bool = True, new_voices: bool | None = None, jobs: int = 1):
     """:func:`recognize_files` without adaptation, as a generator: answers in order, as they are ready.
 
     Files go in blocks of ``BLOCK_FILES`` to ``jobs`` worker processes, so
@@ -131,7 +137,8 @@ def recognize_stream(models, paths, nbest: int | None = None, progress=None, thr
     is called with the number of files after each block.
     """
     paths = list(paths)
-    blocks = [(paths[a : a + BLOCK_FILES], nbest, threshold, reject) for a in range(0, len(paths), BLOCK_FILES)]
+    blocks = [(paths[a : a + BLOCK_FILES], nbest, threshold, reject, new_voices)
+              for a in range(0, len(paths), BLOCK_FILES)]
     try:
         for block, answers in zip(blocks, ordered_iter(_recognize_block, blocks, jobs, _set_models, (models,))):
             if progress:
@@ -141,17 +148,18 @@ def recognize_stream(models, paths, nbest: int | None = None, progress=None, thr
         _STATE.clear()
 
 
-def _answers(models, scorer, paths, nbest, threshold, reject, progress=None, adapt=None) -> list[Answer]:
+def _answers(models, scorer, paths, nbest, threshold, reject, new_voices=None, progress=None,
+             adapt=None) -> list[Answer]:
     """The answers for ``paths`` as one batch (``scorer``: ``models`` or their :class:`Scorer`)."""
     feats = extract_files(list(paths), models.features, progress, silence=True)
     good = [i for i, f in enumerate(feats) if not isinstance(f, (Failure, Silence))]
     good_feats = [feats[i] for i in good]
     scores = score(scorer, good_feats) if good else np.zeros((0, len(models.models)))
-    conf = confidences(models, good_feats, scores) if good else None
-    threshold = rejection_threshold(models, threshold, reject)
+    conf = confidences(models, good_feats, scores, new_voices) if good else None
+    threshold = rejection_threshold(models, threshold, reject, new_voices)
     if adapt is not None and good:
         models, scores, _ = adapt_on_accepted(models, good_feats, scores, conf, threshold, adapt)
-        conf = confidences(models, good_feats, scores)
+        conf = confidences(models, good_feats, scores, new_voices)
     answers: list = [None] * len(feats)
     for i, f in enumerate(feats):
         if isinstance(f, Failure):

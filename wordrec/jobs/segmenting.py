@@ -39,6 +39,7 @@ def segment_file(
     nbest: int | None = 1,
     progress: Callable[[int], None] | None = None,
     block_seconds: float = BLOCK_SECONDS,
+    new_voices: bool | None = None,
 ) -> Iterator[Segment]:
     """Find the words of one recording of any length and recognise each.
 
@@ -56,6 +57,9 @@ def segment_file(
         after each block.
     block_seconds : float
         Seconds decoded at a time.
+    new_voices : bool, optional
+        The operating point whose confidence is given
+        (:func:`wordrec.core.openset.active_calibration`).
 
     Yields
     ------
@@ -69,10 +73,10 @@ def segment_file(
         before the damage have been yielded by then).
     """
     if hasattr(path, "blocks"):  # a source, such as stdin
-        listening = Listening(models, name=path.name, nbest=nbest, reject=False)
+        listening = Listening(models, name=path.name, nbest=nbest, reject=False, new_voices=new_voices)
         yield from segment_blocks(listening, _counted(path.blocks(), progress), int(path.rate), BATCH_REGIONS)
         return
-    listening = Listening(models, name=str(path), nbest=nbest, reject=False)
+    listening = Listening(models, name=str(path), nbest=nbest, reject=False, new_voices=new_voices)
     with audio.open_audio(path) as h:
         rate = int(h.samplerate)
         blocks = _counted(_decode(h, path, max(1, int(block_seconds * rate))), progress)

@@ -4,8 +4,9 @@ Each word's EM (:func:`wordrec.core.train.fit_word`) depends on its own
 recordings only, so words run in worker processes and the result is the same
 for any number of them.  :func:`train_with_rejection` trains the final word
 models, the background model and the calibration folds' models in one pool
-(largest first, so that both cores stay busy to the end), then calibrates
-the confidence on the held-out folds.
+(largest first, so that both cores stay busy to the end), then scores the
+held-out folds (one worker each) and calibrates the confidence on them
+(:mod:`wordrec.core.calibration`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import dataclasses
 
 import numpy as np
 
+from wordrec.core import calibration as calib
 from wordrec.core import confusable
 from wordrec.core.augment import NoiseCopies
-from wordrec.core.confidence import calibrate
 from wordrec.core.features import FeatureConfig
 from wordrec.core.model import ModelSet
 from wordrec.core.openset import (
@@ -24,7 +25,6 @@ from wordrec.core.openset import (
     CALIBRATION_ITERS,
     SPEAKER_WARP,
     background_problem,
-    fold_evidence,
     held_out_folds,
 )
 from wordrec.core.train import (
@@ -35,9 +35,10 @@ from wordrec.core.train import (
 )
 from wordrec.errors import WordrecError
 from wordrec.io.caps import check_planned
-from wordrec.jobs.events import QUIET, Events
 from wordrec.jobs.corpus_cache import features_by_word as cached_features_by_word
 from wordrec.jobs.corpus_cache import headers
+from wordrec.jobs.events import QUIET, Events
+from wordrec.jobs.negatives import is_negative, negative_features, take_negatives
 from wordrec.jobs.parallel import ordered_map
 from wordrec.jobs.store import FeatureCache, moments
 from wordrec.jobs.store import steady_floor as stored_steady_floor
@@ -144,44 +145,49 @@ def _cost(seqs, cfg: TrainConfig) -> float:
     return float(frames) * cfg.n_states * cfg.n_mix * cfg.max_iter * len(mixture_schedule(cfg.n_mix))
 
 
-#: Held-out recordings scored per task in calibration (even).
+#: Held-out recordings scored per task in calibration.
 EVIDENCE_CHUNK = 2048
 
 
-def held_out_evidence(fold_models, fold_tests, background, jobs: int = 1, speaker_warp: float = 0.0):
-    """:func:`wordrec.core.openset.fold_evidence` of every fold, one worker process each.
+def held_out_evidence(fold_models, fold_tests, background, features, negatives=(), speaker_warp: float = 0.0,
+                      jobs: int = 1) -> tuple[calib.HeldOut, np.ndarray | None]:
+    """:func:`wordrec.core.calibration.fold_held_out` of every fold, in chunks of recordings, one worker process each.
+
+    ``negatives`` are dealt to the folds in turn (each is scored once), and
+    a fold's share to its chunks in turn.  A fold of at most
+    ``EVIDENCE_CHUNK`` recordings is one chunk; larger ones are cut so that
+    a fold's features need not fit in memory (its impostors are then
+    spliced within each chunk).
 
     Returns
     -------
-    in_vocabulary, out_of_vocabulary : ndarray, each shape (n, 2)
+    held_out : HeldOut
         Pooled over the folds.
+    near : ndarray of int, shape (n_words, n_words), or None without folds
+        Summed over the folds.
     """
-    return _held_out(fold_models, fold_tests, background, jobs, speaker_warp)[:2]
+    negatives = list(negatives)
+    n = len(fold_models)
+    tasks = []
+    for k, (m, test) in enumerate(zip(fold_models, fold_tests)):
+        mine = negatives[k::n]
+        chunks = max(1, -(-len(test) // EVIDENCE_CHUNK))
+        for c in range(chunks):
+            # Every other recording of a chunk is warped up, the rest down: chunks start at even places.
+            part = test[c * EVIDENCE_CHUNK : (c + 1) * EVIDENCE_CHUNK]
+            tasks.append((m, part, background, features, mine[c::chunks], speaker_warp, k + n * c))
+    parts = ordered_map(_fold_job, tasks, jobs)
+    near = sum(p[1] for p in parts) if parts else None
+    return calib.HeldOut.pooled([p[0] for p in parts]), near
 
 
-def _held_out(fold_models, fold_tests, background, jobs: int = 1, speaker_warp: float = 0.0):
-    """:func:`held_out_evidence`, and the near counts of :func:`wordrec.core.confusable.near_counts`
-    summed over the folds (None without folds)."""
-    # In chunks of recordings (an even number, so that every other one is
-    # still warped up), so that a fold's features need not fit in memory.
-    tasks = [
-        (models, test[a : a + EVIDENCE_CHUNK], background, speaker_warp)
-        for models, test in zip(fold_models, fold_tests)
-        for a in range(0, len(test), EVIDENCE_CHUNK)
-    ]
-    parts = ordered_map(_fold_evidence, tasks, jobs)
-    if not parts:
-        return np.zeros((0, 2)), np.zeros((0, 2)), None
-    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts]), sum(p[2] for p in parts)
+def _fold_job(task):
+    return calib.fold_held_out(*task)
 
 
-def _fold_evidence(task):
-    return fold_evidence(*task)
-
-
-def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_rejection: float = 0.02,
-                         folds: int = 2, jobs: int = 1, progress=None, copies: dict | None = None,
-                         speaker_warp: float = SPEAKER_WARP):
+def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_rejection: float = calib.FALSE_REJECTION,
+                         folds: int | None = None, jobs: int = 1, progress=None, copies: dict | None = None,
+                         speaker_warp: float = SPEAKER_WARP, negatives=()) -> ModelSet:
     """Word models for ``by_word`` with a background model and a calibrated rejection threshold.
 
     Trains, in one pool: the word models on all recordings, the background
@@ -189,13 +195,25 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     models only need to score like the final ones, not to match them: they
     get at most ``CALIBRATION_ITERS`` EM iterations per mixture size, which
     cuts the cost of calibrating by two thirds.  The background model is the
-    final one, trained on a sample of all recordings: it models generic
-    speech, and refitting it per fold changed nothing measurable
-    (docs/rejection.md).
+    final one, trained on a sample of all recordings and the negatives: it
+    models generic speech, and refitting it per fold changed nothing
+    measurable (docs/rejection.md).
 
-    ``copies`` (noisy copies of recordings, by word) join the final word
-    models' training data only.  ``speaker_warp``: see
-    :func:`held_out_evidence`.
+    Parameters
+    ----------
+    folds : int, optional
+        Default :func:`wordrec.core.calibration.fold_count`.
+    copies : dict of str -> list of ndarray, optional
+        Noisy copies of recordings, by word: the final word models' training
+        data only.
+    speaker_warp : float
+        > 0 also fits the new-voices calibration (:mod:`wordrec.core.calibration`).
+    negatives : sequence of ndarray (n_frames, n_features)
+        Recordings of no word (``_unknown_``, ``_background_noise_``):
+        unknown examples for the calibration and part of the background
+        model's training data.  (A one-word vocabulary's background model of
+        that word alone fits other words worse than the word's own model
+        does, and its llr then says "known" for them.)
 
     Returns
     -------
@@ -204,44 +222,52 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
         after each model of any kind is trained.  Its
         ``diagnostics["held_out"]`` records which words came close to each
         other on the held-out recordings (:mod:`wordrec.core.confusable`).
+        With too little held-out data its calibration rejects nothing and
+        has no expected rates (:func:`wordrec.core.calibration.accept_all`).
     """
     fold_cfg = dataclasses.replace(cfg, max_iter=min(cfg.max_iter, CALIBRATION_ITERS))
-    splits = held_out_folds(by_word, folds)
-    problems = [(merged(by_word, copies), cfg), background_problem(by_word, cfg)]
+    splits = held_out_folds(by_word, folds or calib.fold_count(by_word))
+    generic = dict(by_word, **({"<negatives>": list(negatives)} if len(negatives) else {}))
+    problems = [(merged(by_word, copies), cfg), background_problem(generic, cfg)]
     problems += [(train, fold_cfg) for train, _ in splits]
     models, background_set, *fold_models = fit_sets(problems, features_cfg, jobs, progress)
     models = with_copies_noted(models, copies)
     background = background_set.models[0]
-    ev_in, ev_out, near = _held_out(fold_models, [test for _, test in splits], background, jobs, speaker_warp)
+    data, near = held_out_evidence(fold_models, [test for _, test in splits], background, features_cfg,
+                                   negatives, speaker_warp, jobs)
+    fitted = calib.calibrate_both(data, false_rejection, speaker_warp)
     # The steady-sound floor means nothing under variance normalisation (0: off).
     floor = 0.0 if features_cfg.var_norm else stored_steady_floor(
         [s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps
     )
-    calibration = dataclasses.replace(
-        calibrate(ev_in, ev_out, false_rejection), min_variation=floor, speaker_warp=speaker_warp, background_outlier=True
-    )
+    shared = dict(min_variation=floor, background_outlier=True)
+    # The default calibration is fitted on the recordings as they are (speaker_warp 0); the new-voices one says its warp.
+    calibration = dataclasses.replace(fitted or calib.accept_all(false_rejection), **shared)
+    if calibration.new_voices is not None:
+        calibration = dataclasses.replace(calibration, new_voices=dataclasses.replace(calibration.new_voices, **shared))
     if near is not None:  # which words came close to each other on held-out recordings
-        held_out = confusable.record(near, sorted(by_word), *confusable.held_out_rates(calibration, ev_in, ev_out))
-        models = dataclasses.replace(models, diagnostics={**models.diagnostics, confusable.FIELD: held_out})
+        models = dataclasses.replace(
+            models, diagnostics={**models.diagnostics, confusable.FIELD: confusable.record(near, sorted(by_word))}
+        )
     return dataclasses.replace(models, background=background, calibration=calibration)
 
 
-def n_models(by_word: dict, folds: int = 2) -> int:
+def n_models(by_word: dict, folds: int | None = None) -> int:
     """How many models :func:`train_with_rejection` trains (for a progress bar)."""
-    return len(by_word) * (1 + len(held_out_folds(by_word, folds))) + 1
-
-
+    return len(by_word) * (1 + len(held_out_folds(by_word, folds or calib.fold_count(by_word)))) + 1
 
 
 def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | None = None, trim: bool = True,
-                 reject: bool = True, false_rejection: float = 0.02, speaker_warp: float = SPEAKER_WARP,
-                 jobs: int = 1, events: Events = QUIET, name: str = "the data",
-                 cache: str | None = None) -> tuple[ModelSet, list]:
+                 reject: bool = True, false_rejection: float = calib.FALSE_REJECTION,
+                 speaker_warp: float = SPEAKER_WARP, negatives=(), jobs: int = 1, events: Events = QUIET,
+                 name: str = "the data", cache: str | None = None) -> tuple[ModelSet, list]:
     """Everything ``wordrec train`` does between finding the recordings and saving the model.
 
     Parameters
     ----------
     items : list of (path, word)
+        Words named like ``_unknown_`` (:func:`wordrec.jobs.negatives.is_negative`)
+        are negatives: recordings of no word.
     words : list of str
         Every word of the corpus: one left without a usable recording is
         reported, also when all its files were passed over before.
@@ -254,10 +280,13 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
         Train a background model and calibrate the rejection threshold.
     false_rejection, speaker_warp : float
         See :func:`train_with_rejection`.
+    negatives : sequence of paths or :class:`wordrec.io.audio.Samples`
+        More recordings of no word (``train --negatives DIR``).
     jobs : int
         Worker processes; the model does not depend on it.
     events : Events
-        Told of the stages, progress and every unusable recording as it happens.
+        Told of the stages, progress, every unusable recording as it happens,
+        and what the calibration could not do (``warn``).
     name : str
         What the data is called in the error raised when nothing is usable.
     cache : str, optional
@@ -280,27 +309,41 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
     feature_cfg = FeatureConfig.for_rate(rate, trim=trim)
     with FeatureCache(cache) as store:
         return _train_cached(usable, words, feature_cfg, train_cfg, store.path, reject, false_rejection,
-                             speaker_warp, jobs, events, name, len(items), unreadable)
+                             speaker_warp, negatives, jobs, events, name, len(items), unreadable)
 
 
-def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_rejection, speaker_warp, jobs,
-                  events, name, n_items, unreadable):
+def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_rejection, speaker_warp, negatives,
+                  jobs, events, name, n_items, unreadable):
     """:func:`train_corpus` from the readable items on, with the features in ``folder``."""
     events.stage("Features", len(usable))
     by_word, failures, copies = cached_features_by_word(
         usable, feature_cfg, folder, events.advance, words=words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
     )
+    negative = take_negatives(by_word, copies, feature_cfg)
+    failures = [f for f in failures if not is_negative(f.path)]  # an empty _unknown_/ leaves no word out
+    if len(negatives):
+        events.stage("Negatives", len(negatives))
+        more, unusable = negative_features(negatives, feature_cfg, events.advance, jobs)
+        negative += more
+        failures += unusable
     for f in failures:
         events.failed(f)
+    if not by_word and negative:
+        raise WordrecError(f"{name}: holds only negatives (folders like _unknown_/), no word to train; no model written")
     if not by_word:
         raise WordrecError(f"{name}: none of its {n_items} recordings is usable (see above); no model written")
     if reject:
         events.stage("Training and calibrating", n_models(by_word))
         models = train_with_rejection(
             by_word, feature_cfg, train_cfg, false_rejection, jobs=jobs, progress=lambda word: events.advance(1),
-            copies=copies, speaker_warp=speaker_warp,
+            copies=copies, speaker_warp=speaker_warp, negatives=negative,
         )
+        calibrated = models.calibration if models.calibration.expected_false_rejection is not None else None
+        for line in calib.warnings(by_word, calibrated, len(negative)):
+            events.warn(line)
     else:
+        if negative:
+            events.warn("the negatives (folders like _unknown_/) are left unused: without rejection nothing uses them")
         events.stage("Training", len(by_word))
         models = fit_all(by_word, feature_cfg, train_cfg, jobs=jobs, progress=lambda word: events.advance(1), copies=copies)
     return models, unreadable + failures
