@@ -167,6 +167,20 @@ def test_a_scorer_prepared_once_gives_what_score_gives():
         np.testing.assert_array_equal(scorer.score(feats, 4), score(ms, feats, shortlist=4))
 
 
+def test_the_models_last_scored_are_prepared_once_and_other_models_get_their_own():
+    from wordrec.core.score import prepared
+
+    rng = np.random.default_rng(8)
+    first, second = _models(rng), _models(rng)
+    assert prepared(first) is prepared(first)
+    other = prepared(second)
+    assert other is not prepared(first) and other.models is second
+    feats = [rng.normal(size=(k, 3)) for k in range(4, 9)]
+    # score() on a model set uses its prepared Scorer: the same numbers as a fresh one, for each set.
+    for ms in (first, second, first):
+        np.testing.assert_array_equal(score(ms, feats), Scorer(ms).score(feats))
+
+
 def test_a_model_too_large_for_its_file_is_refused_before_any_recording_is_read(tmp_path, monkeypatch):
     from wordrec.core.train import TrainConfig
     from wordrec.errors import WordrecError

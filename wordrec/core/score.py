@@ -64,8 +64,28 @@ def score(models, feats, shortlist: int | None | str = "auto", include=None) -> 
     ndarray, shape (n_recordings, n_words)
         ``-inf`` where a recording is too short for a model.
     """
-    scorer = models if isinstance(models, Scorer) else Scorer(models)
+    scorer = models if isinstance(models, Scorer) else prepared(models)
     return scorer.score(feats, shortlist, include)
+
+
+#: The models last prepared in this process and their Scorer.
+_LAST: list = []
+
+
+def prepared(models: ModelSet) -> "Scorer":
+    """The :class:`Scorer` of ``models``, made once for the model set last asked for.
+
+    Recognising one recording at a time (the Python API, listening) would
+    otherwise prepare the same models for every call, which cost more than
+    scoring a 1-s recording.  Model sets are immutable, so the same object
+    always has the same Scorer.
+    """
+    last = _LAST[0] if _LAST else None
+    if last is not None and last[0] is models:
+        return last[1]
+    scorer = Scorer(models)
+    _LAST[:] = [(models, scorer)]
+    return scorer
 
 
 class Scorer:

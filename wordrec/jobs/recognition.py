@@ -14,7 +14,7 @@ import numpy as np
 from wordrec.core.adapt import adapt_unsupervised
 from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.openset import confidences, threshold_of
-from wordrec.core.score import Scorer, rank, score
+from wordrec.core.score import prepared, rank, score
 from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
 from wordrec.jobs.parallel import ordered_iter
 
@@ -120,7 +120,7 @@ _STATE: dict = {}
 
 
 def _set_models(models) -> None:
-    _STATE["models"], _STATE["scorer"] = models, Scorer(models)
+    _STATE["models"], _STATE["scorer"] = models, prepared(models)
 
 
 def _recognize_block(task) -> list:
