@@ -53,9 +53,13 @@ from longtake import TOLERANCE, make_take  # noqa: E402
 BLOCK = 0.02  # seconds per write on the clock
 
 
+#: More options for every wordrec listen run (--listen-args), e.g. the operating point.
+EXTRA: list = []
+
+
 def _listen_cmd(model: Path, rate: int, channels: int) -> list[str]:
     return [sys.executable, "-m", "wordrec", "listen", "-m", str(model), "--input", "-", "--rate", str(rate),
-            "--format", "s16le", "--channels", str(channels), "--json", "-q"]
+            "--format", "s16le", "--channels", str(channels), "--json", "-q", *EXTRA]
 
 
 def run_listen(model: Path, data: bytes, rate: int, channels: int, block_s: float | None,
@@ -160,7 +164,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the results here too")
     ap.add_argument("--parts", nargs="+", default=["live", "same", "rss"], choices=["live", "same", "rss"],
                     help="what to measure (default: all)")
+    ap.add_argument("--listen-args", default="", help="more options for wordrec listen, e.g. '--new-voices'")
     a = ap.parse_args()
+    EXTRA.extend(a.listen_args.split())
     work = Path(tempfile.mkdtemp(prefix="wordrec-listen-"))
     take = work / "take.wav"
     truth = read_truth(make_take(take, a.minutes, a.seed, a.snr))
@@ -197,8 +203,12 @@ def measure_live(model: Path, x: np.ndarray, rate: int, truth: list, results: di
     lat = np.array([live["lines"][i][0] - (live["start"] + b) for i, (_, b, _) in zip(hits, truth) if i is not None])
     n_found = sum(i is not None for i in hits)
     n_right = sum(i is not None and found[i]["word"] == w for i, (_, _, w) in zip(hits, truth))
+    # Right whatever the confidence, and answered <unknown> (below the threshold).
+    n_best = sum(i is not None and found[i]["best_word"] == w for i, (_, _, w) in zip(hits, truth))
+    n_unknown = sum(i is not None and found[i]["word"] == "<unknown>" for i in hits)
     live8 = results["live_8k"] = {
         "found_pct": 100 * n_found / len(truth), "right_pct": 100 * n_right / max(n_found, 1),
+        "best_word_right_pct": 100 * n_best / max(n_found, 1), "unknown_pct": 100 * n_unknown / max(n_found, 1),
         "latency_median_s": float(np.median(lat)), "latency_p95_s": float(np.percentile(lat, 95)),
         "latency_max_s": float(lat.max()), "cpu_s": live["cpu"], "duration_s": live["duration"],
         "cpu_pct": 100 * live["cpu"] / live["duration"], "cpu_pct_after_startup": 100 * (live["cpu"] - base) / live["duration"],
