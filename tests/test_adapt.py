@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import tone, train_tone_model, write_wav
+from synthetic import forward_word
 
 from wordrec.cli import cli
 from wordrec.core import adapt
@@ -15,26 +16,12 @@ from wordrec.core.score import score
 from wordrec.errors import WordrecError
 
 
-def _word(rng, word, n_states=2, n_mix=2, dim=2):
-    trans = np.triu(rng.dirichlet(np.ones(n_states), size=n_states))
-    trans[-1, -1] = 1.0
-    trans /= trans.sum(axis=1, keepdims=True)
-    start = np.zeros(n_states)
-    start[0] = 1.0
-    final = np.zeros(n_states, bool)
-    final[-1] = True
-    return WordModel(
-        word, start, trans, final, rng.dirichlet(np.ones(n_mix), size=n_states),
-        rng.normal(size=(n_states, n_mix, dim)), rng.uniform(0.5, 2.0, size=(n_states, n_mix, dim)),
-    )
-
-
 def _log_gauss(x, mean, var):
     return -0.5 * np.sum(np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
 
 
 def test_mean_statistics_equal_brute_force_over_paths_and_gaussians(rng):
-    wm = _word(rng, "w")
+    wm = forward_word(rng, "w")
     seqs = [rng.normal(size=(n, 2)) for n in (3, 5, 4)]
     n_states, n_mix, _ = wm.means.shape
     occ_ref = np.zeros((n_states, n_mix))
@@ -66,7 +53,7 @@ def test_mean_statistics_equal_brute_force_over_paths_and_gaussians(rng):
 
 
 def test_map_means_interpolates_between_prior_and_data(rng):
-    wm = _word(rng, "w")
+    wm = forward_word(rng, "w")
     seqs = [rng.normal(loc=3.0, size=(n, 2)) for n in (6, 9)]
     occ, sums = adapt.mean_statistics(wm, seqs)
     for prior in (0.5, 10.0):
@@ -87,7 +74,7 @@ def test_a_degenerate_model_adapts_without_warnings_or_nans(rng):
     import dataclasses
     import warnings
 
-    wm = _word(rng, "w")
+    wm = forward_word(rng, "w")
     wm = dataclasses.replace(wm, variances=np.full_like(wm.variances, 1e-30), means=wm.means * 1e10)
     seqs = [rng.normal(size=(n, 2)) for n in (6, 9)]
     with warnings.catch_warnings():
@@ -101,7 +88,7 @@ def test_adaptation_never_lowers_the_likelihood_of_its_data(rng):
     # MAP-EM: the prior term is largest at the old means, so the likelihood
     # of the adaptation data cannot fall.
     for trial in range(5):
-        wm = _word(rng, "w", n_states=3, n_mix=3, dim=3)
+        wm = forward_word(rng, "w", n_states=3, n_mix=3, dim=3)
         seqs = [rng.normal(loc=rng.normal(), size=(n, 3)) for n in rng.integers(4, 15, size=6)]
         models = ModelSet(FeatureConfig(), (wm,))
         before = score(models, seqs).sum()

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from synthetic import burst_take, noise
 
 from wordrec.core import endpoint, vad, vad_rule
 from wordrec.core.endpoint import Endpointer
@@ -9,26 +10,6 @@ from wordrec.core.features import FeatureConfig
 
 CFG = FeatureConfig()
 TOL = 0.03  # seconds: frames are 25 ms long every 10 ms
-
-
-def _noise(rng, n, level, kind="white"):
-    w = rng.standard_normal(n)
-    if kind == "pink":
-        spec = np.fft.rfft(w)
-        spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
-        w = np.fft.irfft(spec, n)
-    return level * w / w.std()
-
-
-def _take(rng, rate, bursts, seconds, noise_level, amp=0.2, kind="white"):
-    """Noise with voiced-like bursts ``(start_s, end_s)`` (a few harmonics) added."""
-    x = _noise(rng, int(seconds * rate), noise_level, kind)
-    for a, b in bursts:
-        i, j = int(a * rate), int(b * rate)
-        t = np.arange(j - i) / rate
-        f0 = rng.uniform(120, 250)
-        x[i:j] += amp * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) / 2
-    return x
 
 
 def _bursts(rng, seconds, start=0.4):
@@ -67,7 +48,7 @@ def _assert_regions(found, truth, tol=TOL):
 @pytest.mark.parametrize("kind", ["white", "pink"])
 def test_bursts_in_noise_are_found(rng, rate, noise_db, kind):
     truth = _bursts(rng, 12.0)
-    x = _take(rng, rate, truth, 12.0, 10 ** (noise_db / 20), kind=kind)
+    x = burst_take(rng, rate, truth, 12.0, 10 ** (noise_db / 20), kind=kind)
     found, _ = _run(x, rate, [rate // 50])
     _assert_regions(_spans(found, rate), truth)
 
@@ -75,7 +56,7 @@ def test_bursts_in_noise_are_found(rng, rate, noise_db, kind):
 def test_same_regions_as_the_look_ahead_detector(rng):
     rate = 16000
     truth = _bursts(rng, 40.0)
-    x = _take(rng, rate, truth, 40.0, 0.002)
+    x = burst_take(rng, rate, truth, 40.0, 0.002)
     found, _ = _run(x, rate, [4000])
     offline = vad.speech_regions(x, rate, CFG)
     _assert_regions(_spans(found, rate), offline, tol=0.011)
@@ -85,7 +66,7 @@ def test_same_regions_as_the_look_ahead_detector(rng):
 def test_regions_do_not_depend_on_the_block_sizes(rng, rate):
     truth = _bursts(rng, 20.0)
     # A background that moves, so that the floor changes between steps.
-    x = _take(rng, rate, truth, 20.0, 0.001) * np.linspace(1.0, 2.0, int(20.0 * rate))
+    x = burst_take(rng, rate, truth, 20.0, 0.001) * np.linspace(1.0, 2.0, int(20.0 * rate))
     runs = {}
     for name, sizes in {
         "1 sample": [1], "1 ms": [rate // 1000], "20 ms": [rate // 50], "1 s": [rate],
@@ -112,7 +93,7 @@ def test_floor_follows_a_slowly_rising_background(rng):
     # (its 10th percentile); 25 dB a minute leaves the pauses 2 dB under the offset.
     rate, seconds = 8000, 60.0
     truth = [(t, t + 0.4) for t in np.arange(1.0, 59.0, 2.0)]
-    x = _take(rng, rate, truth, seconds, 1.0)
+    x = burst_take(rng, rate, truth, seconds, 1.0)
     x *= 0.001 * 10 ** (np.linspace(0, 25, len(x)) / 20)
     for a, b in truth:
         i, j = int(a * rate), int(b * rate)
@@ -124,7 +105,7 @@ def test_floor_follows_a_slowly_rising_background(rng):
 def test_region_samples_are_the_stream_with_margins(rng):
     rate = 8000
     truth = [(0.6, 1.0), (2.0, 2.5)]
-    x = _take(rng, rate, truth, 3.5, 0.001)
+    x = burst_take(rng, rate, truth, 3.5, 0.001)
     found, _ = _run(x, rate, [160])
     assert len(found) == 2
     margin = int(CFG.vad_margin * rate)
@@ -137,7 +118,7 @@ def test_margins_stop_halfway_between_close_sounds(rng):
     rate = 8000
     truth = [(1.2, 1.5), (1.67, 2.0)]
     cfg = FeatureConfig(vad_margin=0.12)  # wider than half the pause
-    x = _take(rng, rate, truth, 3.0, 0.001)
+    x = burst_take(rng, rate, truth, 3.0, 0.001)
     found, _ = _run(x, rate, [160], cfg)
     assert len(found) == 2
     assert found[0].end <= found[1].start <= found[0].end + 80
@@ -151,10 +132,10 @@ def test_steady_signals_have_no_regions(rng, signal):
     x = {
         "zeros": lambda: np.zeros(n),
         "dc": lambda: np.full(n, 0.4),
-        "white": lambda: _noise(rng, n, 0.01),
-        "pink": lambda: _noise(rng, n, 0.01, "pink"),
-        "hum": lambda: 0.2 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + _noise(rng, n, 1e-4),
-        "loud_white": lambda: np.clip(_noise(rng, n, 0.3), -1, 1),
+        "white": lambda: noise(rng, n, 0.01),
+        "pink": lambda: noise(rng, n, 0.01, "pink"),
+        "hum": lambda: 0.2 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + noise(rng, n, 1e-4),
+        "loud_white": lambda: np.clip(noise(rng, n, 0.3), -1, 1),
     }[signal]()
     found, _ = _run(x, rate, [320])
     assert found == []
@@ -164,7 +145,7 @@ def test_a_stream_that_starts_with_a_word_finds_it(rng):
     # The warm-up floor is that of the first second, the pause after the word included.
     rate = 8000
     truth = [(0.0, 0.45), (1.5, 1.9)]
-    x = _take(rng, rate, truth, 3.0, 0.001)
+    x = burst_take(rng, rate, truth, 3.0, 0.001)
     found, _ = _run(x, rate, [160])
     _assert_regions(_spans(found, rate), truth)
 
@@ -174,7 +155,7 @@ def test_decisions_wait_only_for_the_end_of_the_word(rng):
     # the stream ends, and never before the word has ended.
     rate = 8000
     truth = [(3.0, 3.5)]
-    x = _take(rng, rate, truth, 30.0, 0.001)
+    x = burst_take(rng, rate, truth, 30.0, 0.001)
     ep = Endpointer(rate, CFG)
     when = None
     for pos in range(0, len(x), 80):
@@ -190,7 +171,7 @@ def test_decisions_wait_only_for_the_end_of_the_word(rng):
 
 def test_a_word_cut_off_by_the_end_of_the_stream_is_still_found(rng):
     rate = 8000
-    x = _take(rng, rate, [(1.2, 2.0)], 2.5, 0.001)[: int(1.7 * rate)]
+    x = burst_take(rng, rate, [(1.2, 2.0)], 2.5, 0.001)[: int(1.7 * rate)]
     found, _ = _run(x, rate, [160])
     assert len(found) == 1
     assert found[0].speech_start / rate == pytest.approx(1.2, abs=TOL)
@@ -207,7 +188,7 @@ def test_very_short_streams(rng, n):
 def test_memory_stays_bounded_on_a_long_stream(rng):
     rate, seconds = 8000, 300
     truth = [(t, t + 0.5) for t in np.arange(1.0, seconds - 1, 1.7)]
-    x = _take(rng, rate, truth, seconds, 0.002)
+    x = burst_take(rng, rate, truth, seconds, 0.002)
     ep = Endpointer(rate, CFG)
     found, held, frames = [], 0, 0
     for pos in range(0, len(x), 400):
@@ -235,7 +216,7 @@ def test_a_stream_of_nothing_holds_nothing(rng, background):
 def test_endless_sound_is_cut_at_max_span_and_memory_stays_bounded(rng):
     rate = 8000
     syllables = [(t, t + 0.2) for t in np.arange(0.5, 79.4, 0.28)]  # pauses too short to end a region
-    x = _take(rng, rate, syllables, 80.0, 0.001)
+    x = burst_take(rng, rate, syllables, 80.0, 0.001)
     found, held = _run(x, rate, [800], max_span=10.0)
     assert len(found) >= 7
     assert all(r.speech_end - r.speech_start <= 10.0 * rate for r in found)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import make_tone_corpus, tone, write_wav
+from synthetic import random_word
 
 from wordrec.cli import cli
 from wordrec.core import model
@@ -392,26 +393,10 @@ def test_an_invalid_model_is_never_written(trained, tmp_path):
 # --- sizes: bounded work and memory however large the model ------------------------------------
 
 
-def _random_word(rng, word, n_states, n_mix, n_features, ergodic):
-    if ergodic:
-        trans = rng.dirichlet(np.ones(n_states), size=n_states)
-        start, final = rng.dirichlet(np.ones(n_states)), rng.uniform(size=n_states) < 0.7
-        final[-1] = True
-    else:
-        stay = rng.uniform(0.2, 0.9, size=n_states)
-        trans = np.diag(stay) + np.diag(1 - stay[:-1], 1)
-        trans[-1, -1] = 1.0
-        start, final = np.eye(n_states)[0], np.eye(n_states, dtype=bool)[-1]
-    return model.WordModel(
-        word, start, trans, final, rng.dirichlet(np.ones(n_mix), size=n_states),
-        rng.normal(size=(n_states, n_mix, n_features)), rng.uniform(0.3, 2.0, size=(n_states, n_mix, n_features)),
-    )
-
-
 def _vocabulary(rng, n_features=3):
     """Left-to-right and ergodic words of several sizes, interleaved."""
     sizes = [(3, 2, False), (2, 1, True), (5, 1, False), (1, 3, True), (4, 2, True), (2, 2, False), (3, 1, True)] * 3
-    return tuple(_random_word(rng, f"w{i:02d}", s, m, n_features, e) for i, (s, m, e) in enumerate(sizes))
+    return tuple(random_word(rng, f"w{i:02d}", s, m, n_features, e) for i, (s, m, e) in enumerate(sizes))
 
 
 def test_many_words_are_scored_in_groups_as_each_word_alone(monkeypatch):
@@ -503,7 +488,7 @@ def test_the_joint_transition_matrix_stays_bounded_however_many_words(monkeypatc
     from wordrec.core.features import FeatureConfig
 
     rng = np.random.default_rng(1)
-    words = tuple(_random_word(rng, f"w{i:03d}", 8, 1, 2, False) for i in range(300))
+    words = tuple(random_word(rng, f"w{i:03d}", 8, 1, 2, False) for i in range(300))
     seen = []
     real = score_mod.forward_packed
 

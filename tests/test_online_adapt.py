@@ -2,30 +2,17 @@
 
 import numpy as np
 import pytest
+from synthetic import forward_word
 
 from wordrec.core import adapt, online_adapt
 from wordrec.core.features import FeatureConfig
-from wordrec.core.model import ModelSet, WordModel
-
-
-def _word(rng, word, n_states=3, n_mix=2, dim=3, centre=0.0):
-    trans = np.triu(rng.dirichlet(np.ones(n_states), size=n_states))
-    trans[-1, -1] = 1.0
-    trans /= trans.sum(axis=1, keepdims=True)
-    start = np.zeros(n_states)
-    start[0] = 1.0
-    final = np.zeros(n_states, bool)
-    final[-1] = True
-    return WordModel(
-        word, start, trans, final, rng.dirichlet(np.ones(n_mix), size=n_states),
-        centre + rng.normal(size=(n_states, n_mix, dim)), rng.uniform(0.5, 2.0, size=(n_states, n_mix, dim)),
-    )
+from wordrec.core.model import ModelSet
 
 
 @pytest.fixture
 def models(rng):
-    words = tuple(_word(rng, w, centre=c) for w, c in (("a", 0.0), ("b", 2.0), ("c", -2.0)))
-    return ModelSet(FeatureConfig(), words, background=_word(rng, "<background>", n_states=1, n_mix=4))
+    words = tuple(forward_word(rng, w, n_states=3, dim=3, centre=c) for w, c in (("a", 0.0), ("b", 2.0), ("c", -2.0)))
+    return ModelSet(FeatureConfig(), words, background=forward_word(rng, "<background>", n_states=1, n_mix=4, dim=3))
 
 
 def _answers(rng, n=12):

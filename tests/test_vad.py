@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from synthetic import burst_take, noise
 
 from wordrec.core import vad, vad_rule
 from wordrec.core.features import FeatureConfig
@@ -9,26 +10,6 @@ from wordrec.errors import WordrecError
 
 CFG = FeatureConfig()
 TOL = 0.03  # seconds: frames are 25 ms long every 10 ms
-
-
-def _noise(rng, n, level, kind="white"):
-    w = rng.standard_normal(n)
-    if kind == "pink":
-        spec = np.fft.rfft(w)
-        spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
-        w = np.fft.irfft(spec, n)
-    return level * w / w.std()
-
-
-def _take(rng, rate, bursts, seconds, noise_level, amp=0.2, kind="white"):
-    """Noise with tone bursts ``(start_s, end_s)`` of a few harmonics added."""
-    x = _noise(rng, int(seconds * rate), noise_level, kind)
-    for a, b in bursts:
-        i, j = int(a * rate), int(b * rate)
-        t = np.arange(j - i) / rate
-        f0 = rng.uniform(120, 250)
-        x[i:j] += amp * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) / 2
-    return x
 
 
 def _assert_regions(found, truth, tol=TOL):
@@ -41,14 +22,14 @@ def _assert_regions(found, truth, tol=TOL):
 @pytest.mark.parametrize("noise_db", [-70, -50, -35])
 def test_tone_bursts_in_noise_are_found_at_every_rate_and_level(rng, rate, noise_db):
     truth = [(0.6, 1.0), (1.5, 1.8), (2.3, 3.1)]
-    x = _take(rng, rate, truth, 3.8, 10 ** (noise_db / 20))
+    x = burst_take(rng, rate, truth, 3.8, 10 ** (noise_db / 20))
     _assert_regions(vad.speech_regions(x, rate, CFG), truth)
 
 
 @pytest.mark.parametrize("kind", ["white", "pink"])
 def test_levels_are_relative_to_the_noise_floor(rng, kind):
     truth = [(0.5, 0.9), (1.4, 2.0)]
-    x = _take(rng, 8000, truth, 2.6, 0.01, kind=kind)
+    x = burst_take(rng, 8000, truth, 2.6, 0.01, kind=kind)
     for gain in (1.0, 0.03, 3.0):
         _assert_regions(vad.speech_regions(x * gain, 8000, CFG), truth)
 
@@ -60,24 +41,24 @@ def test_no_speech_in_stationary_signals(rng, signal):
     x = {
         "zeros": lambda: np.zeros(n),
         "dc": lambda: np.full(n, 0.4),
-        "white": lambda: _noise(rng, n, 0.01),
-        "pink": lambda: _noise(rng, n, 0.01, "pink"),
-        "hum": lambda: 0.2 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + _noise(rng, n, 1e-4),
-        "loud_white": lambda: np.clip(_noise(rng, n, 0.3), -1, 1),
+        "white": lambda: noise(rng, n, 0.01),
+        "pink": lambda: noise(rng, n, 0.01, "pink"),
+        "hum": lambda: 0.2 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + noise(rng, n, 1e-4),
+        "loud_white": lambda: np.clip(noise(rng, n, 0.3), -1, 1),
     }[signal]()
     assert vad.speech_regions(x, rate, CFG) == []
     assert vad.trim(x, rate, CFG) is None
 
 
 def test_short_noise_has_no_speech_and_shorter_than_min_speech_is_left_alone(rng):
-    assert vad.trim(_noise(rng, int(0.3 * 8000), 0.01), 8000, CFG) is None
+    assert vad.trim(noise(rng, int(0.3 * 8000), 0.01), 8000, CFG) is None
     for n in (1, 80, int(CFG.vad_min_speech * 8000) - 1):
-        x = _noise(rng, n, 0.01) if n > 1 else np.array([0.3])
+        x = noise(rng, n, 0.01) if n > 1 else np.array([0.3])
         assert np.array_equal(vad.trim(x, 8000, CFG), x)
 
 
 def test_trimming_needs_a_background_clearly_below_the_speech(rng):
-    x = _take(rng, 8000, [(0.6, 1.0)], 1.6, 0.003)  # the burst is about 30 dB above the noise
+    x = burst_take(rng, 8000, [(0.6, 1.0)], 1.6, 0.003)  # the burst is about 30 dB above the noise
     assert len(vad.speech_regions(x, 8000, CFG)) == 1
     assert len(vad.trim(x, 8000, CFG)) < len(x)
     assert len(vad.trim(x, 8000, FeatureConfig(vad_trim_contrast_db=45.0))) == len(x)
@@ -86,44 +67,44 @@ def test_trimming_needs_a_background_clearly_below_the_speech(rng):
 def test_a_steady_tone_is_kept_noise_is_not(rng):
     # Level alone cannot tell a held vowel from a steady tone; flatness tells it from noise.
     t = np.arange(int(0.4 * 8000)) / 8000
-    steady = 0.2 * (np.sin(2 * np.pi * 500 * t) + np.sin(2 * np.pi * 900 * t)) + _noise(rng, len(t), 0.003)
+    steady = 0.2 * (np.sin(2 * np.pi * 500 * t) + np.sin(2 * np.pi * 900 * t)) + noise(rng, len(t), 0.003)
     assert np.array_equal(vad.trim(steady, 8000, CFG), steady)
     assert vad_rule.flatness(steady, 8000) < vad_rule.TONAL_FLATNESS
     for kind in ("white", "pink"):
-        noise = _noise(rng, len(t), 0.2, kind)
-        assert vad_rule.flatness(noise, 8000) > 5 * vad_rule.TONAL_FLATNESS
-        assert vad.trim(noise, 8000, CFG) is None
+        hiss = noise(rng, len(t), 0.2, kind)
+        assert vad_rule.flatness(hiss, 8000) > 5 * vad_rule.TONAL_FLATNESS
+        assert vad.trim(hiss, 8000, CFG) is None
 
 
 def test_clicks_are_not_speech(rng):
-    x = _noise(rng, 8000 * 3, 0.001)
+    x = noise(rng, 8000 * 3, 0.001)
     for k in range(1, 12):
         x[int(k * 0.25 * 8000)] = 0.9 * (-1) ** k
     assert vad.speech_regions(x, 8000, CFG) == []
-    burst = _take(rng, 8000, [(1.1, 1.5)], 3.0, 0.0)
+    burst = burst_take(rng, 8000, [(1.1, 1.5)], 3.0, 0.0)
     _assert_regions(vad.speech_regions(x + burst, 8000, CFG), [(1.1, 1.5)])
 
 
 def test_dc_offset_does_not_count(rng):
     truth = [(0.7, 1.2)]
-    x = _take(rng, 8000, truth, 2.0, 0.001) + 0.3
+    x = burst_take(rng, 8000, truth, 2.0, 0.001) + 0.3
     _assert_regions(vad.speech_regions(x, 8000, CFG), truth)
 
 
 def test_short_pauses_are_bridged_long_ones_split(rng):
-    short = _take(rng, 8000, [(0.5, 0.8), (0.88, 1.2)], 2.0, 0.001)
+    short = burst_take(rng, 8000, [(0.5, 0.8), (0.88, 1.2)], 2.0, 0.001)
     _assert_regions(vad.speech_regions(short, 8000, CFG), [(0.5, 1.2)])
-    long = _take(rng, 8000, [(0.5, 0.8), (1.1, 1.4)], 2.0, 0.001)
+    long = burst_take(rng, 8000, [(0.5, 0.8), (1.1, 1.4)], 2.0, 0.001)
     _assert_regions(vad.speech_regions(long, 8000, CFG), [(0.5, 0.8), (1.1, 1.4)])
 
 
 def test_bursts_shorter_than_the_minimum_speech_are_dropped(rng):
-    x = _take(rng, 8000, [(0.5, 0.53), (1.2, 1.6)], 2.0, 0.001)
+    x = burst_take(rng, 8000, [(0.5, 0.53), (1.2, 1.6)], 2.0, 0.001)
     _assert_regions(vad.speech_regions(x, 8000, CFG), [(1.2, 1.6)])
 
 
 def test_trim_keeps_a_margin_around_the_speech(rng):
-    x = _take(rng, 8000, [(0.8, 1.3)], 2.5, 0.001)
+    x = burst_take(rng, 8000, [(0.8, 1.3)], 2.5, 0.001)
     seg = vad.Segmenter(8000, CFG)
     (region,) = seg.push(x) + seg.finish()
     assert region.start / 8000 == pytest.approx(0.8 - CFG.vad_margin, abs=TOL)
@@ -133,10 +114,10 @@ def test_trim_keeps_a_margin_around_the_speech(rng):
 
 def test_a_weak_word_edge_inside_the_margin_is_kept(rng):
     # A faint fricative-like hiss 60 ms before a loud vowel, below the offset level.
-    x = _noise(rng, 8000 * 2, 0.001)
+    x = noise(rng, 8000 * 2, 0.001)
     hiss = slice(int(0.74 * 8000), int(0.8 * 8000))
-    x[hiss] += _noise(rng, hiss.stop - hiss.start, 0.0015)
-    x += _take(rng, 8000, [(0.8, 1.2)], 2.0, 0.0)
+    x[hiss] += noise(rng, hiss.stop - hiss.start, 0.0015)
+    x += burst_take(rng, 8000, [(0.8, 1.2)], 2.0, 0.0)
     kept = vad.trim(x, 8000, CFG)
     assert np.any(np.all(np.lib.stride_tricks.sliding_window_view(kept, hiss.stop - hiss.start) == x[hiss], axis=1))
 
@@ -148,14 +129,14 @@ def test_a_word_trimmed_to_its_edges_is_kept_whole(rng):
     glide = 0.1 * np.sin(2 * np.pi * (300 * t + 0.5 * 600 / 0.35 * t**2))
     pair = np.concatenate([0.1 * np.sin(2 * np.pi * 300 * t), 0.1 * np.sin(2 * np.pi * 600 * t)])
     for word in (glide, pair):
-        word = word + _noise(rng, len(word), 1e-4)
+        word = word + noise(rng, len(word), 1e-4)
         assert vad.speech_regions(word, 8000, CFG) == []
         assert np.array_equal(vad.trim(word, 8000, CFG), word)
 
 
 def test_margins_stop_halfway_between_close_regions(rng):
     truth = [(0.5, 0.8), (0.97, 1.3)]
-    x = _take(rng, 8000, truth, 2.0, 0.001)
+    x = burst_take(rng, 8000, truth, 2.0, 0.001)
     cfg = FeatureConfig(vad_margin=0.12)  # wider than half the pause
     seg = vad.Segmenter(8000, cfg)
     regions = seg.push(x) + seg.finish()
@@ -170,7 +151,7 @@ def test_margins_stop_halfway_between_close_regions(rng):
 def test_floor_follows_a_slowly_rising_background(rng):
     rate, seconds = 8000, 60.0
     truth = [(t, t + 0.4) for t in np.arange(1.0, 59.0, 2.0)]
-    x = _take(rng, rate, truth, seconds, 1.0)
+    x = burst_take(rng, rate, truth, seconds, 1.0)
     x *= 0.001 * 10 ** (np.linspace(0, 25, len(x)) / 20)  # background rises by 25 dB
     for a, b in truth:
         i, j = int(a * rate), int(b * rate)
@@ -197,7 +178,7 @@ def test_streaming_gives_exactly_the_offline_regions(rng, sizes):
         d = rng.uniform(0.1, 0.7)
         truth.append((t, t + d))
         t += d + rng.uniform(0.2, 1.5)
-    x = _take(rng, rate, truth, 42.0, 0.002)
+    x = burst_take(rng, rate, truth, 42.0, 0.002)
     offline = vad.speech_regions(x, rate, CFG)
     _assert_regions(offline, truth)
     streamed, _ = _stream(x, rate, sizes, rng)
@@ -209,7 +190,7 @@ def test_streaming_gives_exactly_the_offline_regions(rng, sizes):
 def test_streaming_memory_is_bounded(rng):
     rate, seconds = 8000, 300
     truth = [(t, t + 0.5) for t in np.arange(1.0, seconds - 1, 1.7)]
-    x = _take(rng, rate, truth, seconds, 0.002)
+    x = burst_take(rng, rate, truth, seconds, 0.002)
     found, held = _stream(x, rate, 8000, rng)
     assert len(found) == len(truth)
     # The detector's look-ahead window plus a pause and a block, not the stream.
@@ -231,7 +212,7 @@ def test_endless_sound_is_cut_at_max_span(rng):
     rate = 8000
     # Syllables with pauses too short to end a region, for 79 s.
     syllables = [(t, t + 0.2) for t in np.arange(0.5, 79.4, 0.28)]
-    x = _take(rng, rate, syllables, 80.0, 0.001)
+    x = burst_take(rng, rate, syllables, 80.0, 0.001)
     found, held = _stream(x, rate, 8000, rng, max_span=10.0)
     assert len(found) >= 7
     assert held <= (vad_rule.FLOOR_HALF_WINDOW + vad_rule.FLOOR_STEP + 10.0 + 2.0) * rate
@@ -276,10 +257,10 @@ def test_trim_one_pass_equals_the_segmenter(rng, seconds, rate):
         d = rng.uniform(0.05, 0.5)
         bursts.append((t, min(t + d, seconds - 0.05)))
         t += d + rng.uniform(0.05, 0.6)
-    x = _take(rng, rate, bursts, seconds, 0.0)
+    x = burst_take(rng, rate, bursts, seconds, 0.0)
     # A background rising 30 dB: windows of the Segmenter's floor that do
     # not cover the whole recording see different floors.
-    x += _noise(rng, len(x), 3e-4) * np.logspace(0, 1.5, len(x))
+    x += noise(rng, len(x), 3e-4) * np.logspace(0, 1.5, len(x))
     seg = vad.Segmenter(rate, CFG)
     expected = [(r.start, r.end, r.speech_start, r.speech_end) for r in seg.push(x) + seg.finish()]
     found, contrast = vad._trim_regions(x, rate, CFG)

@@ -4,43 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic import random_word
 
 from wordrec.core import model
 from wordrec.core.features import FeatureConfig
 from wordrec.core.hmm import bands
 from wordrec.core.pairs import PairScorer
 from wordrec.core.score import Scorer, score
-from wordrec.core.wordgroups import band_values, segment_logsumexp
 from wordrec.core.shortlist import Shortlister, state_moments
-
-
-def _word(rng, name, n_states, n_mix, n_features, ergodic):
-    if ergodic:
-        trans = rng.dirichlet(np.ones(n_states), size=n_states)
-        start, final = rng.dirichlet(np.ones(n_states)), rng.uniform(size=n_states) < 0.7
-        final[-1] = True
-    else:
-        stay = rng.uniform(0.2, 0.9, size=n_states)
-        trans = np.diag(stay) + np.diag(1 - stay[:-1], 1)
-        trans[-1, -1] = 1.0
-        start, final = np.eye(n_states)[0], np.eye(n_states, dtype=bool)[-1]
-    return model.WordModel(
-        name, start, trans, final, rng.dirichlet(np.ones(n_mix), size=n_states),
-        rng.normal(size=(n_states, n_mix, n_features)), rng.uniform(0.3, 2.0, size=(n_states, n_mix, n_features)),
-    )
+from wordrec.core.wordgroups import band_values, segment_logsumexp
 
 
 def _models(rng, n_features=3, outlier=True):
     """Left-to-right and ergodic words of several shapes, interleaved, with an outlier component."""
     shapes = [(3, 2, False), (2, 1, True), (5, 1, False), (1, 3, True), (4, 2, True), (3, 2, False), (2, 2, False)] * 3
-    words = tuple(_word(rng, f"w{i:02d}", s, m, n_features, e) for i, (s, m, e) in enumerate(shapes))
+    words = tuple(random_word(rng, f"w{i:02d}", s, m, n_features, e) for i, (s, m, e) in enumerate(shapes))
     out = model.Outlier(0.01, rng.normal(size=n_features), rng.uniform(2.0, 4.0, size=n_features)) if outlier else None
     return model.ModelSet(FeatureConfig(), words, outlier=out)
 
 
 def test_bands_of_a_group_are_those_of_its_block_diagonal_matrix():
     rng = np.random.default_rng(0)
-    words = [_word(rng, f"w{i}", s, 1, 2, False) for i, s in enumerate((3, 1, 4, 2))]
+    words = [random_word(rng, f"w{i}", s, 1, 2, False) for i, s in enumerate((3, 1, 4, 2))]
     n = sum(w.n_states for w in words)
     dense = np.full((n, n), -np.inf)
     at = 0
@@ -204,8 +189,8 @@ def test_the_planned_size_is_refused_exactly_when_the_trained_model_would_be(mon
         monkeypatch.setattr(mod, "MAX_PARAMETERS", 4 * (4 + 16 + 4 * 2 * 7) + 2 + 3 * 7)
         monkeypatch.setattr(mod, "MAX_MOVES", 4 * 4 * (7 if ergodic else 2) + 1)
     rng = np.random.default_rng(n_words)
-    words = tuple(_word(rng, f"w{i}", 4, 2, 3, ergodic) for i in range(n_words))
-    background = _word(rng, "<background>", 1, 3, 3, True)
+    words = tuple(random_word(rng, f"w{i}", 4, 2, 3, ergodic) for i in range(n_words))
+    background = random_word(rng, "<background>", 1, 3, 3, True)
     ms = model.ModelSet(FeatureConfig(), words, background=background)
     problem = caps.planned_size_problem(n_words, 4, 2, 3, "ergodic" if ergodic else "left-to-right", 3)
     try:
