@@ -33,6 +33,36 @@ def test_fold_count_grows_as_recordings_get_few(counts, folds):
     assert fold_count({str(i): [None] * n for i, n in enumerate(counts)}) == folds
 
 
+@pytest.mark.parametrize("n, most, kept", [(10, 10, 10), (11, 10, 6), (25, 10, 9), (7, 3, 3), (4000, 2000, 2000)])
+def test_calibration_samples_every_kth_recording_of_a_large_word(n, most, kept):
+    sample = calibration.calibration_sample({"a": list(range(n)), "b": [0, 1]}, most)
+    assert len(sample["a"]) == kept <= most and sample["b"] == [0, 1]
+    step = sample["a"][1] - sample["a"][0]
+    assert sample["a"] == list(range(0, n, step)) and (step == 1 or len(range(0, n, step - 1)) > most)
+
+
+def test_the_folds_train_and_hold_out_only_the_calibration_sample(monkeypatch):
+    from wordrec.core.features import FeatureConfig
+    from wordrec.core.train import TrainConfig
+    from wordrec.jobs import training
+
+    rng = np.random.default_rng(3)
+    by_word = {w: [rng.normal(c, 1.0, size=(12, 2)) for _ in range(9)] for w, c in (("a", 0.0), ("b", 3.0))}
+    seen = []
+    real = training.fit_sets
+
+    def spy(problems, *args, **kwargs):
+        seen.extend(sum(len(v) for v in p[0].values()) for p in problems[2:])  # the fold models' data
+        return real(problems, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit_sets", spy)
+    monkeypatch.setattr(calibration, "CALIBRATION_RECORDINGS", 4)
+    cfg = TrainConfig(n_states=2, n_mix=1, max_iter=2)
+    training.train_with_rejection(by_word, FeatureConfig(n_ceps=1, delta_order=0), cfg, folds=2, speaker_warp=0.0)
+    # 9 recordings a word, every 3rd kept: 3 a word, 2 words; each fold trains on what the other holds out.
+    assert sum(seen) == 2 * 3 and len(seen) == 2
+
+
 def test_fit_sets_the_threshold_at_the_false_rejection_target_and_reports_rates(rng):
     n = 400
     known = _rows(rng.normal(-100, 5, n), rng.normal(-130, 5, n), rng.normal(-120, 5, n), 10)

@@ -194,7 +194,9 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     model, and per held-out fold word models on the other folds.  The fold
     models only need to score like the final ones, not to match them: they
     get at most ``CALIBRATION_ITERS`` EM iterations per mixture size, which
-    cuts the cost of calibrating by two thirds.  The background model is the
+    cuts the cost of calibrating by two thirds; and a word's recordings beyond
+    ``calibration.CALIBRATION_RECORDINGS`` are sampled for the folds (a
+    large corpus then calibrates at a bounded cost).  The background model is the
     final one, trained on a sample of all recordings and the negatives: it
     models generic speech, and refitting it per fold changed nothing
     measurable (docs/rejection.md).
@@ -226,7 +228,8 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
         has no expected rates (:func:`wordrec.core.calibration.accept_all`).
     """
     fold_cfg = dataclasses.replace(cfg, max_iter=min(cfg.max_iter, CALIBRATION_ITERS))
-    splits = held_out_folds(by_word, folds or calib.fold_count(by_word))
+    sample = calib.calibration_sample(by_word, calib.CALIBRATION_RECORDINGS)
+    splits = held_out_folds(sample, folds or calib.fold_count(by_word))
     generic = dict(by_word, **({"<negatives>": list(negatives)} if len(negatives) else {}))
     problems = [(merged(by_word, copies), cfg), background_problem(generic, cfg)]
     problems += [(train, fold_cfg) for train, _ in splits]
@@ -254,7 +257,8 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
 
 def n_models(by_word: dict, folds: int | None = None) -> int:
     """How many models :func:`train_with_rejection` trains (for a progress bar)."""
-    return len(by_word) * (1 + len(held_out_folds(by_word, folds or calib.fold_count(by_word)))) + 1
+    sample = calib.calibration_sample(by_word, calib.CALIBRATION_RECORDINGS)
+    return len(by_word) * (1 + len(held_out_folds(sample, folds or calib.fold_count(by_word)))) + 1
 
 
 def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | None = None, trim: bool = True,
