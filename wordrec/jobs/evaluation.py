@@ -8,7 +8,7 @@ from wordrec.core.metrics import report
 from wordrec.core.openset import active_calibration
 from wordrec.errors import WordrecError
 from wordrec.jobs.featurise import Failure
-from wordrec.jobs.recognition import recognize_files, rejection_threshold
+from wordrec.jobs.recognition import recognize_files, recognize_stream, rejection_threshold
 
 
 def words_not_in_model(models, items) -> dict:
@@ -29,13 +29,23 @@ def evaluate_corpus(models, items, progress=None, adapt=None, jobs: int = 1) -> 
     held no speech: an error) and the files that failed.  The accuracy is
     closed-set: the best word, whatever its confidence.
     """
-    answers = recognize_files(models, [p for p, _ in items], 1, progress, adapt=adapt, jobs=jobs)
-    ok = [(a, w) for a, (_, w) in zip(answers, items) if a.failure is None]
-    failures = [a.failure for a in answers if a.failure is not None]
-    truth = [w for _, w in ok]
-    predicted = [SILENCE if a.silent else a.ranked.best for a, _ in ok]
+    paths = [p for p, _ in items]
+    if adapt is None:  # answers as they come: only what the report needs is kept of each
+        answers = recognize_stream(models, paths, 1, progress, jobs=jobs)
+    else:
+        answers = recognize_files(models, paths, 1, progress, adapt=adapt)
+    same = {w: w for w in (*models.words, SILENCE)}  # one string object per word, not one per answer
+    truth, predicted, names, failures = [], [], [], []
+    for a, (path, w) in zip(answers, items):
+        if a.failure is not None:
+            failures.append(a.failure)
+            continue
+        best = SILENCE if a.silent else a.ranked.best
+        truth.append(w)
+        predicted.append(same.get(best, best))
+        names.append(path)
     labels = list(models.words) + sorted(set(truth) - set(models.words)) + ([SILENCE] if SILENCE in predicted else [])
-    rep = report(truth, predicted, labels, [a.path for a, _ in ok])
+    rep = report(truth, predicted, labels, names)
     rep["n_failed"] = len(failures)
     return rep, failures
 
