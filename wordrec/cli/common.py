@@ -197,8 +197,9 @@ def memory_option(command):
     """``--memory SIZE`` for commands that run worker processes."""
     return click.option(
         "--memory", default=None, metavar="SIZE",
-        help="Memory to stay within, e.g. 2G or 1500M; it caps the worker processes (each holds a bounded amount, "
-        "whatever the corpus).  [default: a quarter of the machine's memory]",
+        help="Memory for the worker processes, e.g. 2G or 1500M: it caps how many run (each holds a bounded amount "
+        "whatever the corpus; what still grows with the corpus, about 2 kB a file, does not depend on it).  "
+        "[default: a quarter of the machine's memory]",
     )(command)
 
 
