@@ -45,24 +45,37 @@ class FileSource:
     def blocks(self) -> Iterator[np.ndarray]:
         start, done = time.monotonic(), 0
         with self._h as h:
-            while True:
-                try:
-                    with audio.quiet_decoders():
-                        data = h.read(self._block, dtype="float64", always_2d=True)
-                except (RuntimeError, ValueError, TypeError, OSError, EOFError, MemoryError) as exc:
-                    raise WordrecError(f"{self.name}: cannot decode audio after {done / self.rate:.2f} s "
-                                       f"({audio.decoder_message(exc)})") from None
-                if len(data) == 0:
-                    return
-                mono = audio.to_mono(data)
-                if not np.all(np.isfinite(mono)):
-                    raise WordrecError(f"{self.name}: NaN or infinite sample values after {done / self.rate:.2f} s")
+            for mono in decoded_blocks(h, self.name, self._block):
                 done += len(mono)
                 if self._realtime:
                     wait = start + done / self.rate - time.monotonic()
                     if wait > 0:
                         time.sleep(wait)
                 yield mono
+
+
+def decoded_blocks(h, name: str, block: int) -> Iterator[np.ndarray]:
+    """An open file's samples (:func:`wordrec.io.audio.open_audio`), mono float64, ``block`` frames at a time.
+
+    A decoding error, or a NaN or infinite sample, is a :class:`WordrecError`
+    naming ``name`` and how far in it happened (the blocks before it have
+    been yielded by then).
+    """
+    done = 0
+    while True:
+        try:
+            with audio.quiet_decoders():
+                data = h.read(block, dtype="float64", always_2d=True)
+        except audio._READ_ERRORS as exc:
+            raise WordrecError(f"{name}: cannot decode audio after {done / h.samplerate:.2f} s "
+                               f"({audio.decoder_message(exc)})") from None
+        if len(data) == 0:
+            return
+        mono = audio.to_mono(data)
+        if not np.all(np.isfinite(mono)):
+            raise WordrecError(f"{name}: NaN or infinite sample values after {done / h.samplerate:.2f} s")
+        done += len(mono)
+        yield mono
 
 
 def open_source(input_: str | None = None, rate: int | None = None, fmt: str | None = None,

@@ -8,7 +8,11 @@ from wordrec.core.metrics import report
 from wordrec.core.openset import active_calibration
 from wordrec.errors import WordrecError
 from wordrec.jobs.featurise import Failure
-from wordrec.jobs.recognition import recognize_files, recognize_stream, rejection_threshold
+from wordrec.jobs.recognition import (
+    recognize_files,
+    recognize_stream,
+    rejection_threshold,
+)
 
 
 def words_not_in_model(models, items) -> dict:

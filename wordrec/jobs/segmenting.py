@@ -18,8 +18,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from wordrec.errors import WordrecError
 from wordrec.io import audio
+from wordrec.io.sources import decoded_blocks
 from wordrec.jobs.listening import Listening, Segment, segment_blocks
 
 __all__ = ["Segment", "segment_file", "length"]
@@ -28,10 +28,6 @@ __all__ = ["Segment", "segment_file", "length"]
 BLOCK_SECONDS = 1.0
 #: Regions featurised and scored together.
 BATCH_REGIONS = 32
-
-# Errors libsndfile and the soundfile wrapper raise while decoding.
-_READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError, EOFError, MemoryError)
-
 
 def segment_file(
     models,
@@ -84,20 +80,8 @@ def segment_file(
 
 
 def _decode(h, path, block: int) -> Iterator[np.ndarray]:
-    """An open file's samples, mono, ``block`` at a time."""
-    done = 0
-    while True:
-        try:
-            with audio.quiet_decoders():
-                data = h.read(block, dtype="float64", always_2d=True)
-        except _READ_ERRORS as exc:
-            raise WordrecError(f"{path}: cannot decode audio after {done / h.samplerate:.1f} s ({exc})") from None
-        if len(data) == 0:
-            return
-        mono = audio.to_mono(data)
-        if not np.all(np.isfinite(mono)):
-            raise WordrecError(f"{path}: NaN or infinite sample values after {done / h.samplerate:.1f} s")
-        done += len(mono)
+    """An open file's samples, mono, ``block`` at a time, clipped to [-1, 1]."""
+    for mono in decoded_blocks(h, str(path), block):
         yield np.clip(mono, -1.0, 1.0)
 
 
