@@ -59,3 +59,19 @@ def burst_take(rng, rate: int, bursts, seconds: float, noise_level: float, amp: 
         f0 = rng.uniform(120, 250)
         x[i:j] += amp * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) / 2
     return x
+
+
+STEADY = ("zeros", "dc", "white", "pink", "hum", "loud_white")
+
+
+def steady_signal(rng, kind: str, rate: int, n: int) -> np.ndarray:
+    """``n`` samples of a sound that never changes: one of ``STEADY`` (silence, DC, noises, mains hum)."""
+    t = np.arange(n) / rate
+    return {
+        "zeros": lambda: np.zeros(n),
+        "dc": lambda: np.full(n, 0.4),
+        "white": lambda: noise(rng, n, 0.01),
+        "pink": lambda: noise(rng, n, 0.01, "pink"),
+        "hum": lambda: 0.2 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + noise(rng, n, 1e-4),
+        "loud_white": lambda: np.clip(noise(rng, n, 0.3), -1, 1),
+    }[kind]()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from synthetic import burst_take, noise
+from synthetic import STEADY, burst_take, steady_signal
 
 from wordrec.core import endpoint, vad, vad_rule
 from wordrec.core.endpoint import Endpointer
@@ -125,18 +125,10 @@ def test_margins_stop_halfway_between_close_sounds(rng):
     assert found[0].end - found[0].speech_end < cfg.vad_margin * rate
 
 
-@pytest.mark.parametrize("signal", ["zeros", "dc", "white", "pink", "hum", "loud_white"])
+@pytest.mark.parametrize("signal", STEADY)
 def test_steady_signals_have_no_regions(rng, signal):
     rate, n = 16000, 16000 * 20
-    t = np.arange(n) / rate
-    x = {
-        "zeros": lambda: np.zeros(n),
-        "dc": lambda: np.full(n, 0.4),
-        "white": lambda: noise(rng, n, 0.01),
-        "pink": lambda: noise(rng, n, 0.01, "pink"),
-        "hum": lambda: 0.2 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + noise(rng, n, 1e-4),
-        "loud_white": lambda: np.clip(noise(rng, n, 0.3), -1, 1),
-    }[signal]()
+    x = steady_signal(rng, signal, rate, n)
     found, _ = _run(x, rate, [320])
     assert found == []
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from synthetic import burst_take, noise
+from synthetic import STEADY, burst_take, noise, steady_signal
 
 from wordrec.core import vad, vad_rule
 from wordrec.core.features import FeatureConfig
@@ -34,18 +34,10 @@ def test_levels_are_relative_to_the_noise_floor(rng, kind):
         _assert_regions(vad.speech_regions(x * gain, 8000, CFG), truth)
 
 
-@pytest.mark.parametrize("signal", ["zeros", "dc", "white", "pink", "hum", "loud_white"])
+@pytest.mark.parametrize("signal", STEADY)
 def test_no_speech_in_stationary_signals(rng, signal):
     rate, n = 16000, 16000 * 3
-    t = np.arange(n) / rate
-    x = {
-        "zeros": lambda: np.zeros(n),
-        "dc": lambda: np.full(n, 0.4),
-        "white": lambda: noise(rng, n, 0.01),
-        "pink": lambda: noise(rng, n, 0.01, "pink"),
-        "hum": lambda: 0.2 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + noise(rng, n, 1e-4),
-        "loud_white": lambda: np.clip(noise(rng, n, 0.3), -1, 1),
-    }[signal]()
+    x = steady_signal(rng, signal, rate, n)
     assert vad.speech_regions(x, rate, CFG) == []
     assert vad.trim(x, rate, CFG) is None
 
