@@ -65,7 +65,9 @@ def ordered_iter(fn, tasks, jobs: int = 1, setup=None, setup_args=()):
         for task in tasks:
             yield fn(task)
         return
-    pool = _pool(min(jobs, len(tasks)), setup, setup_args)
+    import multiprocessing
+
+    pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_worker_start, initargs=(setup, setup_args))
     try:
         for out in pool.imap(fn, tasks):
             yield out
@@ -74,26 +76,6 @@ def ordered_iter(fn, tasks, jobs: int = 1, setup=None, setup_args=()):
         raise
     pool.close()
     pool.join()
-
-
-def _pool(n: int, setup, setup_args):
-    """A pool of ``n`` forked workers that leave the objects they inherit alone.
-
-    A forked worker shares the parent's memory until it writes to it, and
-    Python's garbage collector writes to every container it inspects: a
-    worker's first full collection would copy all the parent's lists and
-    tuples (one per recording of a corpus) into the worker.  Frozen objects
-    are never inspected, so they are frozen while the workers start (the
-    parent collects them again afterwards).
-    """
-    import gc
-    import multiprocessing
-
-    gc.freeze()
-    try:
-        return multiprocessing.Pool(n, initializer=_worker_start, initargs=(setup, setup_args))
-    finally:
-        gc.unfreeze()
 
 
 def _worker_start(setup, setup_args) -> None:
