@@ -813,3 +813,29 @@ def test_featurising_in_workers_gives_the_same_features_and_failures(tmp_path):
         else:
             np.testing.assert_array_equal(a, b)
     assert [i for i, a in enumerate(two) if isinstance(a, featurise.Failure)] == [0, 46, len(paths) - 1]
+
+
+def test_a_manifest_naming_one_file_by_two_paths_keeps_it_once(tmp_path):
+    from wordrec.io import corpus
+
+    make_tone_corpus(tmp_path / "audio", n_per_word=2)
+    (tmp_path / "link.wav").symlink_to(tmp_path / "audio/low/low_0.wav")
+    manifest = tmp_path / "list.tsv"
+    manifest.write_text(
+        "audio/low/low_0.wav\tlow\n"
+        "./audio//low/low_1.wav\tlow\n"  # spelt oddly: taken as pathlib would
+        f"{tmp_path}/audio/low/low_0.wav\tlow\n"  # 3: the file of line 1, absolute
+        "link.wav\thigh\n"  # 4: the file of line 1 through a link
+        "audio/high/high_0.wav\thigh\n"
+    )
+    found = corpus.load(manifest)
+    assert found.items == (
+        (str(tmp_path / "audio/high/high_0.wav"), "high"),
+        (str(tmp_path / "audio/low/low_0.wav"), "low"),
+        (str(tmp_path / "audio/low/low_1.wav"), "low"),
+    )
+    assert [(where.rsplit(":", 1)[1], why.split(": ", 1)[1]) for where, why in found.skipped] == [
+        ("3", "listed twice (first on line 1; duplicate skipped)"),
+        ("4", "listed as 'low' on line 1 and as 'high' here (kept the first)"),
+    ]
+    assert all(isinstance(p, str) for p, _ in found.items)

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+from pathlib import Path
 from click.testing import CliRunner
 from conftest import REPO, fsdd_root, write_wav
 
@@ -87,7 +88,7 @@ def padded(root, tmp_path_factory):
         for path, word in corpus.load(root / split).items:
             x, rate = sf.read(str(path))
             assert rate == RATE
-            write_wav(out / split / word / path.name, _pad(x, rng), RATE)
+            write_wav(out / split / word / Path(path).name, _pad(x, rng), RATE)
     return out
 
 

@@ -195,3 +195,22 @@ def test_a_memory_budget_caps_the_workers_and_a_bad_size_is_a_usage_error(tmp_pa
     assert jobs_within(4, 1) == 1  # one worker whatever the budget
     result = CliRunner().invoke(cli, ["train", str(tmp_path), "-o", str(tmp_path / "m"), "--memory", "lots"])
     assert result.exit_code == 2 and "'lots' is not a size" in result.output
+
+
+def test_moments_summed_by_workers_do_not_depend_on_jobs(tmp_path, rng):
+    from wordrec.core.train import frame_moments
+    from wordrec.jobs.store import write_shard
+    from wordrec.jobs.training import problem_moments
+
+    arrays = [rng.normal(size=(int(n), 3)) * 2 - 1 for n in rng.integers(1, 40, size=80)]
+    refs = write_shard(str(tmp_path), 0, arrays)
+    lists = [refs, refs[5:30], refs[:1]]
+    one = problem_moments(lists, jobs=1, block_frames=50)  # many blocks: more than the pool threshold
+    two = problem_moments(lists, jobs=2, block_frames=50)
+    for (m1, v1), (m2, v2), seqs in zip(one, two, lists):
+        assert np.array_equal(m1, m2) and np.array_equal(v1, v2)
+        mean, var = frame_moments(_read_all(seqs))
+        np.testing.assert_allclose(m1, mean, rtol=1e-10)
+        np.testing.assert_allclose(v1, var, rtol=1e-10)
+    whole = problem_moments([refs], jobs=2, block_frames=10**9)[0]  # one block: exactly frame_moments
+    assert all(np.array_equal(a, b) for a, b in zip(whole, frame_moments(_read_all(refs))))

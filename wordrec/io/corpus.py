@@ -6,8 +6,10 @@ entries for what was passed over, so that callers can report them.
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from wordrec.core.labels import word_problem
@@ -29,7 +31,7 @@ class Corpus:
 
     Attributes
     ----------
-    items : tuple of (Path, str)
+    items : tuple of (str, str)
         ``(path, word)`` pairs, sorted by word, then path.
     skipped : tuple of (str, str)
         ``(where, why)`` for every file or manifest line that was passed over.
@@ -44,143 +46,173 @@ class Corpus:
         return sorted({w for _, w in self.items})
 
 
-def is_hidden(p: Path) -> bool:
-    return p.name.startswith(".")
+def is_hidden(p) -> bool:
+    return os.path.basename(p).startswith(".")
 
 
-def is_folder(p: Path) -> bool:
-    """``p.is_dir()``, False where it cannot be told (no permission, a name
-    too long): reading the path then reports the problem."""
+def is_folder(p) -> bool:
+    """Whether ``p`` (a str or Path) is a folder; False where it cannot be told
+    (no permission, a name too long): reading the path then reports the problem."""
+    return os.path.isdir(p)
+
+
+def _not_a_recording(path: str):
+    """Why ``path`` named in a manifest cannot be a recording, as ``(why, None)``, or ``(None, stat result)``."""
     try:
-        return p.is_dir()
-    except OSError:
-        return False
-
-
-def _not_a_recording(path: Path) -> str | None:
-    """Why ``path`` named in a manifest cannot be a recording, or None."""
-    try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
-        return "no such file"
+        return "no such file", None
     except OSError as exc:
-        return f"cannot access ({exc.strerror or exc})"
+        return f"cannot access ({exc.strerror or exc})", None
     if stat.S_ISDIR(st.st_mode):
-        return "is a folder, not an audio file"
-    return None if stat.S_ISREG(st.st_mode) else "not a regular file"
+        return "is a folder, not an audio file", None
+    return (None, st) if stat.S_ISREG(st.st_mode) else ("not a regular file", None)
 
 
-def _entries(folder: Path, skipped: list) -> list[Path]:
-    """The sorted contents of ``folder``; an unreadable folder goes to ``skipped``."""
+def _entries(folder: str, skipped: list) -> list:
+    """The contents of ``folder`` as ``(name, path, is a folder, is a link)``, sorted by name;
+    an unreadable folder goes to ``skipped``."""
+    out = []
     try:
-        return sorted(folder.iterdir())
+        with os.scandir(folder) as it:
+            for e in it:
+                try:
+                    is_dir = e.is_dir()
+                except OSError:
+                    is_dir = False
+                out.append((e.name, os.path.join(folder, e.name), is_dir, is_dir and e.is_symlink()))
     except OSError as exc:
-        skipped.append((str(folder), f"cannot list folder ({exc.strerror or exc}) (skipped)"))
+        skipped.append((folder, f"cannot list folder ({exc.strerror or exc}) (skipped)"))
         return []
+    out.sort()
+    return out
 
 
-def list_audio(folder: Path, skipped: list) -> list[Path]:
-    """Audio files below ``folder`` (recursively), sorted; others go to ``skipped``.
+def list_audio(folder, skipped: list) -> list[str]:
+    """Audio files below ``folder`` (recursively), sorted, as paths (str); others go to ``skipped``.
 
     Hidden files and folders (``.DS_Store``, ``.git``) are listed in
     ``skipped`` and never searched.  Symbolic links to folders are not
     followed below ``folder`` (they could loop).
     """
     found = []
-    for p in _entries(folder, skipped):
-        if is_hidden(p):
-            kind = "folder" if is_folder(p) else "file"
-            skipped.append((str(p), f"hidden {kind} (skipped)"))
-        elif is_folder(p):
-            if p.is_symlink():
-                skipped.append((str(p), "link to a folder, not followed (skipped)"))
+    for name, path, is_dir, is_link in _entries(str(Path(folder)), skipped):
+        if name.startswith("."):
+            skipped.append((path, f"hidden {'folder' if is_dir else 'file'} (skipped)"))
+        elif is_dir:
+            if is_link:
+                skipped.append((path, "link to a folder, not followed (skipped)"))
             else:
-                found.extend(list_audio(p, skipped))
-        elif p.suffix.lower() in AUDIO_SUFFIXES:
-            found.append(p)
+                found.extend(list_audio(path, skipped))
+        elif os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
+            found.append(path)
         else:
-            skipped.append((str(p), "not an audio file name (skipped)"))
+            skipped.append((path, "not an audio file name (skipped)"))
     return found
+
+
+def _sorted_items(items: list) -> tuple:
+    """``(path, word)`` items sorted by word, then path (two stable sorts: no key objects are made)."""
+    items.sort(key=itemgetter(0))
+    items.sort(key=itemgetter(1))
+    return tuple(items)
 
 
 def from_folder(root: Path) -> Corpus:
     """One sub-folder per word; every audio file below it is a recording of it."""
     skipped: list = []
     items = []
-    try:
-        entries = sorted(root.iterdir())
-    except OSError as exc:
-        raise WordrecError(f"{root}: cannot list folder ({exc.strerror or exc})") from None
-    word_dirs = [d for d in entries if is_folder(d) and not is_hidden(d)]
+    root = str(Path(root))
+    unlisted: list = []
+    entries = _entries(root, unlisted)
+    if unlisted:
+        raise WordrecError(f"{root}: {unlisted[0][1].removesuffix(' (skipped)')}")
+    word_dirs = [(name, path) for name, path, is_dir, _ in entries if is_dir and not name.startswith(".")]
     if not word_dirs:
         raise WordrecError(
             f"{root}: no word folders found (expected one sub-folder per word, "
             "e.g. yes/ no/ stop/, or a manifest file of path<TAB>word lines)"
         )
-    for p in entries:
-        if is_hidden(p):
-            skipped.append((str(p), f"hidden {'folder' if is_folder(p) else 'file'} (skipped)"))
-        elif not is_folder(p):
-            skipped.append((str(p), "file outside any word folder (skipped)"))
-    for d in word_dirs:
-        problem = word_problem(d.name)
+    for name, path, is_dir, _ in entries:
+        if name.startswith("."):
+            skipped.append((path, f"hidden {'folder' if is_dir else 'file'} (skipped)"))
+        elif not is_dir:
+            skipped.append((path, "file outside any word folder (skipped)"))
+    for word, d in word_dirs:
+        problem = word_problem(word)
         if problem:
-            skipped.append((str(d), f"folder name cannot be a word: {problem} (word skipped)"))
+            skipped.append((d, f"folder name cannot be a word: {problem} (word skipped)"))
             continue
         files = list_audio(d, skipped)
         if not files:
-            skipped.append((str(d), "word folder holds no audio files (word skipped)"))
-        items.extend((f, d.name) for f in files)
-    return Corpus(tuple(items), tuple(skipped))
+            skipped.append((d, "word folder holds no audio files (word skipped)"))
+        items.extend((f, word) for f in files)
+    return Corpus(_sorted_items(items), tuple(skipped))
+
+
+def _joined(base: str, p: str) -> str:
+    """``str(Path(base) / p)``, without making Path objects for the usual, already clean paths."""
+    if "//" in p or "/." in p or p.startswith(".") or p.endswith("/"):
+        return str(Path(base) / p)
+    return p if p.startswith("/") else (os.path.join(base, p) if base != "." else p)
 
 
 def from_manifest(manifest: Path) -> Corpus:
     """Lines ``path<TAB>word``; relative paths are taken from the manifest's folder.
 
     Blank lines and lines starting with ``#`` are ignored.  Bad lines,
-    missing files and duplicates are skipped and reported as ``file:line``.
+    missing files and duplicates (the same file named twice, by any path)
+    are skipped and reported as ``file:line``.  Paths are kept as str: a
+    million of them as Path objects would take about 700 MB.
     """
+    base = str(Path(manifest).parent)
+    seen: dict = {}  # (device, inode) -> (line, word)
+    words: dict = {}  # word -> (word, its problem or None)
+    items, skipped = [], []
     try:
-        text = manifest.read_text(encoding="utf-8-sig")
+        with open(manifest, encoding="utf-8-sig") as f:
+            for number, line in enumerate(f, start=1):
+                entry = _manifest_line(line, f"{manifest}:{number}", base, words, seen, number, skipped)
+                if entry is not None:
+                    items.append(entry)
     except UnicodeDecodeError:
         raise WordrecError(f"{manifest}: not a text manifest (not UTF-8)") from None
     except OSError as exc:
         raise WordrecError(f"{manifest}: cannot read ({exc.strerror})") from None
-    base = manifest.parent
-    seen: dict = {}
-    items, skipped = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        where = f"{manifest}:{number}"
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        parts = line.rstrip("\r\n").split("\t")
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            skipped.append((where, "expected 'path<TAB>word'"))
-            continue
-        path = Path(parts[0].strip())
-        path = path if path.is_absolute() else base / path
-        word = parts[1].strip()
-        problem = word_problem(word)
-        if problem:
-            skipped.append((where, f"word {word!r}: {problem}"))
-            continue
-        problem = _not_a_recording(path)
-        if problem:
-            skipped.append((where, f"{path}: {problem}"))
-            continue
-        key = path.resolve()
-        if key in seen:
-            first_line, first_word = seen[key]
-            if first_word == word:
-                why = f"{path}: listed twice (first on line {first_line}; duplicate skipped)"
-            else:
-                why = f"{path}: listed as {first_word!r} on line {first_line} and as {word!r} here (kept the first)"
-            skipped.append((where, why))
-            continue
-        seen[key] = (number, word)
-        items.append((path, word))
-    items.sort(key=lambda pw: (pw[1], str(pw[0])))
-    return Corpus(tuple(items), tuple(skipped))
+    return Corpus(_sorted_items(items), tuple(skipped))
+
+
+def _manifest_line(line: str, where: str, base: str, words: dict, seen: dict, number: int, skipped: list):
+    """The ``(path, word)`` of one manifest line, or None (a blank line, a comment, or one skipped: said in ``skipped``)."""
+    if not line.strip() or line.lstrip().startswith("#"):
+        return None
+    parts = line.rstrip("\r\n").split("\t")
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        skipped.append((where, "expected 'path<TAB>word'"))
+        return None
+    path = _joined(base, parts[0].strip())
+    word = parts[1].strip()
+    if word not in words:
+        words[word] = (word, word_problem(word))
+    word, problem = words[word]  # the first str object of this word, shared by all its items
+    if problem:
+        skipped.append((where, f"word {word!r}: {problem}"))
+        return None
+    problem, st = _not_a_recording(path)
+    if problem:
+        skipped.append((where, f"{path}: {problem}"))
+        return None
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        first_line, first_word = seen[key]
+        if first_word == word:
+            why = f"{path}: listed twice (first on line {first_line}; duplicate skipped)"
+        else:
+            why = f"{path}: listed as {first_word!r} on line {first_line} and as {word!r} here (kept the first)"
+        skipped.append((where, why))
+        return None
+    seen[key] = (number, word)
+    return path, word
 
 
 def load(path) -> Corpus:
@@ -212,7 +244,7 @@ def load(path) -> Corpus:
     return corpus
 
 
-def expand(paths) -> tuple[list[Path], list[tuple[str, str]]]:
+def expand(paths) -> tuple[list[str], list[tuple[str, str]]]:
     """Expand files and folders given on a command line into audio files.
 
     Folders are searched recursively for audio file names; files named
@@ -220,12 +252,12 @@ def expand(paths) -> tuple[list[Path], list[tuple[str, str]]]:
     with no audio file in it is kept as itself, so that reading it reports
     the problem instead of the folder passing unnoticed.
     """
-    files: list[Path] = []
+    files: list[str] = []
     skipped: list = []
-    for p in map(Path, paths):
+    for p in map(str, paths):
         if is_folder(p):
             found = list_audio(p, skipped)
-            files.extend(found or [p])
+            files.extend(found or [str(Path(p))])
         else:
-            files.append(p)
+            files.append(str(Path(p)))
     return files, skipped

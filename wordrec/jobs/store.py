@@ -141,33 +141,51 @@ class FeatureCache:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def moments(seqs, block_frames: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`wordrec.core.train.frame_moments` of recordings read a block at a time.
+#: Frames summed at a time by :func:`moments`: 65,536 frames of 39 features are 20 MB as float64.
+MOMENT_FRAMES = 1 << 16
 
-    The same numbers as ``frame_moments`` when all frames fit one block
-    (``block_frames``); beyond, the sums add up block by block in a fixed
-    order (so that the result does not depend on the number of workers).
-    """
-    from wordrec.core.train import frame_moments
 
-    seqs = list(seqs)
-    total = sum(len(s) for s in seqs)
-    if total <= block_frames:
-        return frame_moments([np.asarray(s) for s in seqs])
+def moment_chunks(seqs, block_frames: int = MOMENT_FRAMES) -> list[list]:
+    """``seqs`` cut, in order, into runs of at most ``block_frames`` frames (a longer recording is a run alone)."""
+    chunks, block, frames = [], [], 0
+    for s in seqs:
+        if block and frames + len(s) > block_frames:
+            chunks.append(block)
+            block, frames = [], 0
+        block.append(s)
+        frames += len(s)
+    if block:
+        chunks.append(block)
+    return chunks
+
+
+def chunk_sums(seqs) -> tuple[np.ndarray, np.ndarray, int]:
+    """The per-dimension sum and sum of squares of the frames of ``seqs`` (read as float64), and their count."""
+    X = np.concatenate([np.asarray(s, dtype=float) for s in seqs], axis=0)
+    return X.sum(axis=0), np.einsum("ij,ij->j", X, X), len(X)
+
+
+def from_sums(parts) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and floored variance (as :func:`wordrec.core.train.frame_moments`) from
+    :func:`chunk_sums` of consecutive chunks, added in their order."""
     s1 = s2 = 0.0
-    k = 0
-    while k < len(seqs):
-        block, frames = [], 0
-        while k < len(seqs) and (not block or frames + len(seqs[k]) <= block_frames):
-            block.append(np.asarray(seqs[k], dtype=float))
-            frames += len(seqs[k])
-            k += 1
-        X = np.concatenate(block, axis=0)
-        s1 = s1 + X.sum(axis=0)
-        s2 = s2 + np.einsum("ij,ij->j", X, X)
+    total = 0
+    for a, b, n in parts:
+        s1, s2, total = s1 + a, s2 + b, total + n
     mean, mean_sq = s1 / total, s2 / total
     scale = np.maximum(1e-4 * mean_sq, 1e-12)
     return mean, np.maximum(mean_sq - mean * mean, scale)
+
+
+def moments(seqs, block_frames: int = MOMENT_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`wordrec.core.train.frame_moments` of recordings read ``block_frames`` frames at a time.
+
+    The same numbers as ``frame_moments`` when all frames fit one block;
+    beyond, the sums add up block by block in a fixed order (so that the
+    result does not depend on the number of workers, see
+    :func:`wordrec.jobs.training.fit_sets`).  At most one block is held.
+    """
+    return from_sums(chunk_sums(c) for c in moment_chunks(seqs, block_frames))
 
 
 def steady_floor(seqs, n_ceps: int) -> float:

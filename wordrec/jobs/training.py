@@ -40,7 +40,13 @@ from wordrec.jobs.corpus_cache import headers
 from wordrec.jobs.events import QUIET, Events
 from wordrec.jobs.negatives import is_negative, negative_features, take_negatives
 from wordrec.jobs.parallel import ordered_map
-from wordrec.jobs.store import FeatureCache, moments
+from wordrec.jobs.store import (
+    MOMENT_FRAMES,
+    FeatureCache,
+    chunk_sums,
+    from_sums,
+    moment_chunks,
+)
 from wordrec.jobs.store import steady_floor as stored_steady_floor
 
 
@@ -109,12 +115,13 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
     """
     tasks = []  # (set index, word, fit_word arguments)
     sets = []  # per problem: (words, validated settings, outlier component)
-    for k, (by_word, cfg) in enumerate(problems):
+    for by_word, _ in problems:
+        if not by_word:
+            raise WordrecError("nothing to train: no words with usable recordings")
+    all_moments = problem_moments([[s for w in sorted(by_word) for s in by_word[w]] for by_word, _ in problems], jobs)
+    for k, ((by_word, cfg), (mean, variance)) in enumerate(zip(problems, all_moments)):
         cfg = cfg.validated()
         words = sorted(by_word)
-        if not words:
-            raise WordrecError("nothing to train: no words with usable recordings")
-        mean, variance = moments(s for w in words for s in by_word[w])
         floor = cfg.var_floor * variance
         sets.append((words, cfg, outlier_component(mean, variance, cfg)))
         tasks.extend((k, w, (w, by_word[w], cfg, floor)) for w in words)
@@ -137,6 +144,24 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
         )
         for k, (words, cfg, outlier) in enumerate(sets)
     ]
+
+
+#: Below this many blocks of frames in all, the moments are summed here, without a pool.
+_POOL_BLOCKS = 8
+
+
+def problem_moments(seq_lists, jobs: int = 1, block_frames: int = MOMENT_FRAMES) -> list:
+    """:func:`wordrec.jobs.store.moments` of each list of recordings, the blocks summed in ``jobs`` workers.
+
+    The frames are read by the workers a block at a time (recordings may be
+    :class:`~wordrec.jobs.store.Ref` objects), so that no process holds a
+    corpus's features; the blocks are fixed and added in order, so the
+    numbers do not depend on ``jobs``.
+    """
+    cut = [moment_chunks(seqs, block_frames) for seqs in seq_lists]
+    tasks = [c for chunks in cut for c in chunks]
+    sums = iter(ordered_map(chunk_sums, tasks, jobs if len(tasks) > _POOL_BLOCKS else 1))
+    return [from_sums([next(sums) for _ in chunks]) for chunks in cut]
 
 
 def _cost(seqs, cfg: TrainConfig) -> float:
