@@ -144,3 +144,33 @@ def test_front_end_matrices_equal_python_speech_features_and_scipy(rng):
         mel = rng.normal(size=(7, cfg.n_filters)) * 5
         want = lifter(dct(mel, type=2, axis=1, norm="ortho")[:, : cfg.n_ceps], cfg.lifter)
         np.testing.assert_allclose(mel @ _cepstrum_matrix(cfg).T, want, rtol=1e-12, atol=1e-12)
+
+
+def test_strided_frames_and_the_running_median_are_their_plain_definitions(rng):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from wordrec.core.vad_rule import HALF_MEDIAN, hops, running_median
+
+    for n, flen, hop in [(200, 200, 80), (1000, 200, 80), (1037, 64, 7), (5, 5, 1)]:
+        x = rng.normal(size=n)
+        assert np.array_equal(hops(x, flen, hop), sliding_window_view(x, flen)[::hop])
+        assert np.array_equal(hops(x[::2], flen // 2, hop), sliding_window_view(x[::2], flen // 2)[::hop])
+    padded = rng.normal(size=(40, 3))
+    want = np.array([np.median(padded[i : i + 2 * HALF_MEDIAN + 1], axis=0) for i in range(40 - 2 * HALF_MEDIAN)])
+    assert np.array_equal(running_median(padded), want)
+    assert np.array_equal(running_median(np.asfortranarray(padded)), want)
+
+
+def test_ranking_leaves_out_impossible_words_and_keeps_ties_in_word_order(rng):
+    from wordrec.core.score import rank
+
+    words = [f"w{i}" for i in range(12)]
+    for _ in range(50):
+        row = rng.choice([-np.inf, -3.0, -1.0, -2.0], size=12) + rng.choice([0.0, 0.5], size=12)
+        want = sorted((i for i in range(12) if np.isfinite(row[i])), key=lambda i: (-row[i], i))
+        for k in (None, 1, 3, 20):
+            got = rank(row, words, k)
+            keep = want[:k] if k else want
+            assert got.words == tuple(words[i] for i in keep)
+            assert got.log_liks == tuple(float(row[i]) for i in keep)
+            assert all(type(v) is float for v in got.log_liks)

@@ -839,3 +839,32 @@ def test_a_manifest_naming_one_file_by_two_paths_keeps_it_once(tmp_path):
         ("4", "listed as 'low' on line 1 and as 'high' here (kept the first)"),
     ]
     assert all(isinstance(p, str) for p, _ in found.items)
+
+
+def test_decoder_noise_is_hidden_in_nested_and_overlapping_blocks_and_stderr_comes_back(capfd):
+    import threading
+
+    from wordrec.io.decoders import quiet_decoders
+
+    os.write(2, b"before\n")
+    with quiet_decoders():
+        os.write(2, b"hidden 1\n")
+        with quiet_decoders():
+            os.write(2, b"hidden 2\n")
+        os.write(2, b"hidden 3\n")
+        inside = threading.Event()
+        leave = threading.Event()
+
+        def other():
+            with quiet_decoders():
+                inside.set()
+                leave.wait(5)
+
+        t = threading.Thread(target=other)
+        t.start()
+        inside.wait(5)
+    os.write(2, b"hidden 4\n")  # the other thread's block is still open
+    leave.set()
+    t.join()
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "before\nafter\n"

@@ -173,6 +173,7 @@ class Ranked:
 
 def rank(row: np.ndarray, words, k: int | None = None) -> Ranked:
     """Rank one row of :func:`score`; words with ``-inf`` are left out."""
-    order = [int(i) for i in np.argsort(-row, kind="stable") if np.isfinite(row[i])]
-    order = order[:k] if k else order
-    return Ranked(tuple(words[i] for i in order), tuple(float(row[i]) for i in order))
+    order = np.argsort(-row, kind="stable")
+    order = order[np.isfinite(row[order])]
+    order = (order[:k] if k else order).tolist()
+    return Ranked(tuple(words[i] for i in order), tuple(row[order].tolist()))

@@ -9,18 +9,17 @@ message starts with the file's or the array's name.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
-import sys
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 
 from wordrec.errors import WordrecError
+from wordrec.io.decoders import READ_ERRORS as _READ_ERRORS
+from wordrec.io.decoders import decoder_message, quiet_decoders  # noqa: F401  (also used as audio.*)
 
 #: Longest recording accepted as a single word, in seconds.  Longer takes are
 #: refused with a pointer to ``--segment`` instead of being read into memory.
@@ -38,9 +37,6 @@ _BLOCK_VALUES = 1 << 20
 # 44101 Hz (exact ratio 8000/44101) would cost seconds and hundreds of MB;
 # such ratios are approximated instead (a pitch error of a few ppm).
 _MAX_FACTOR = 2048
-
-# Errors libsndfile and the soundfile wrapper raise for unreadable input.
-_READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError, EOFError, MemoryError)
 
 
 class NoSound(WordrecError):
@@ -146,10 +142,10 @@ def _fail(path, problem: str) -> WordrecError:
     return WordrecError(f"{path}: {problem}")
 
 
-def _check_path(path) -> Path:
-    p = Path(path)
+def _check_path(path) -> str | bytes:
+    p = os.fspath(path)
     try:
-        st = p.stat()
+        st = os.stat(p)
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
     except OSError as exc:
@@ -163,31 +159,6 @@ def _check_path(path) -> Path:
     if not os.access(p, os.R_OK):  # libsndfile would only say "System error."
         raise _fail(path, "cannot read (permission denied)")
     return p
-
-
-@contextlib.contextmanager
-def quiet_decoders():
-    """Send what C libraries write to the standard error (file descriptor 2)
-    to /dev/null for the duration: libsndfile's MP3 decoder prints "Note:
-    Trying to resync..." lines for a corrupt file, which would stand beside
-    the one error line that names it.  Python's own ``sys.stderr`` is flushed
-    first and written to only after."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no descriptor 2 (embedded, closed)
-        yield
-        return
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 2)
-        finally:
-            os.close(null)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def open_audio(path):
@@ -264,17 +235,6 @@ def info(path, max_seconds: float = MAX_WORD_SECONDS) -> tuple[int, int, int]:
         rate, channels, n_samples = int(h.samplerate), int(h.channels), int(h.frames)
     _check_length(path, n_samples, rate, max_seconds)
     return rate, channels, n_samples
-
-
-def decoder_message(exc: Exception) -> str:
-    """libsndfile's own words for a failure, without the file name (the caller names it)."""
-    text = getattr(exc, "error_string", None) or str(exc)
-    lines = text.strip().splitlines()
-    if lines and lines[-1].startswith("File does not exist or is not a regular file"):
-        # What libsndfile says when its MP3 decoder gives up; the path was
-        # checked to be a regular file before it was opened.
-        return "unknown format or corrupt data"
-    return lines[-1] if lines else type(exc).__name__
 
 
 def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -354,7 +314,7 @@ def read(path, rate: int | None = None, max_seconds: float = MAX_WORD_SECONDS) -
     """
     if isinstance(path, Samples):
         return _read_samples(path, rate, max_seconds)
-    with open_audio(path) as h:
+    with quiet_decoders(), open_audio(path) as h:  # one redirection for the whole file
         file_rate = int(h.samplerate)
         _check_length(path, int(h.frames), file_rate, max_seconds)
         signal = _decode(path, h, max_seconds * file_rate)
@@ -397,4 +357,6 @@ def _decode(path, h, max_samples: float) -> np.ndarray:
         total += len(mono)
         if total > max_samples:
             raise _fail(path, f"recording is longer than the {max_samples / h.samplerate:g} s allowed for a single word")
-    return np.concatenate(parts) if parts else np.zeros(0)
+        if len(data) < block and h.seekable():  # the end (soundfile reads up to it and no further)
+            break
+    return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0)

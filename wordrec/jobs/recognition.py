@@ -60,9 +60,10 @@ def longest_word_frames(models) -> float | None:
     return max(lengths) if lengths else None
 
 
-def length_note(models, path, n_frames: int) -> str | None:
-    """A hint when a recording is far longer than any word the model knows, or None."""
-    longest = longest_word_frames(models)
+def length_note(models, path, n_frames: int, longest: float | None = None) -> str | None:
+    """A hint when a recording is far longer than any word the model knows, or None
+    (``longest``: :func:`longest_word_frames` of ``models``, if known)."""
+    longest = longest_word_frames(models) if longest is None else longest
     step = models.features.win_step
     if longest is None or n_frames < LONG_FACTOR * longest or n_frames * step < 1.0:
         return None
@@ -166,6 +167,7 @@ def _answers(models, scorer, paths, nbest, threshold, reject, new_voices=None, p
             answers[i] = Answer(str(paths[i]), failure=f)
         elif isinstance(f, Silence):
             answers[i] = Answer(str(paths[i]), accepted=False, silent=True)
+    longest = longest_word_frames(models)
     for k, (row, i) in enumerate(zip(scores, good)):
         ranked = rank(row, models.words, nbest)
         if not ranked.words:
@@ -174,7 +176,7 @@ def _answers(models, scorer, paths, nbest, threshold, reject, new_voices=None, p
             continue
         c = None if conf is None else float(conf[k])
         accepted = c is None or c >= threshold
-        note = length_note(models, paths[i], len(feats[i]))
+        note = length_note(models, paths[i], len(feats[i]), longest)
         answers[i] = Answer(str(paths[i]), ranked, len(feats[i]), confidence=c, accepted=accepted, note=note)
     return answers
 
