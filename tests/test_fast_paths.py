@@ -174,3 +174,29 @@ def test_ranking_leaves_out_impossible_words_and_keeps_ties_in_word_order(rng):
             assert got.words == tuple(words[i] for i in keep)
             assert got.log_liks == tuple(float(row[i]) for i in keep)
             assert all(type(v) is float for v in got.log_liks)
+
+
+def test_regions_of_short_spans_are_those_of_the_array_rule(rng):
+    from types import SimpleNamespace
+
+    from wordrec.core import vad_rule
+
+    rule = SimpleNamespace(offset=3.0, min_silence=4, min_speech=3, margin=5)
+    for n in [1, 2, 7, 40, 300]:
+        for _ in range(60):
+            # Bursts above and below the thresholds, with pauses of every length, and NaN.
+            level = np.repeat(rng.choice([-5.0, 2.0, 4.0, 9.0, np.nan], size=n), rng.integers(1, 6, size=n))[:n]
+            for onset in (6.0, 1.0):  # above the offset, as configured, and (oddly) below it
+                want = _regions_with_arrays(vad_rule, level, rule, onset)
+                assert vad_rule._regions_short(level.tolist(), rule, onset) == want
+                assert vad_rule.regions(level, rule, onset) == want
+
+
+def _regions_with_arrays(vad_rule, level, rule, onset):
+    """regions() as it runs on long spans (numpy), on any span."""
+    saved = vad_rule._SHORT
+    vad_rule._SHORT = 0
+    try:
+        return vad_rule.regions(level, rule, onset)
+    finally:
+        vad_rule._SHORT = saved

@@ -163,10 +163,17 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
+#: Below this many frames :func:`regions` loops in Python: on a word's hundred
+#: frames that is a fraction of the cost of a dozen small numpy calls.
+_SHORT = 512
+
+
 def regions(level: np.ndarray, rule: Rule, onset: float) -> list[tuple[int, int, int, int]]:
     """Rules 3-6 on one span of frames, given each frame's level above the
     floor (dB, the loudest band): ``(first, end, speech_first, speech_end)``
     frame indices within the span, the first two with margins."""
+    if len(level) < _SHORT:
+        return _regions_short(np.asarray(level).tolist(), rule, onset)
     above = level > rule.offset
     starts, ends = runs(above)
     if len(starts) == 0:
@@ -183,6 +190,30 @@ def regions(level: np.ndarray, rule: Rule, onset: float) -> list[tuple[int, int,
         lo = 0 if i == 0 else (ends[i - 1] + a + 1) // 2
         hi = len(level) if i == len(starts) - 1 else (b + starts[i + 1]) // 2
         out.append((int(max(lo, a - rule.margin)), int(min(hi, b + rule.margin)), int(a), int(b)))
+    return out
+
+
+def _regions_short(level: list, rule: Rule, onset: float) -> list[tuple[int, int, int, int]]:
+    """:func:`regions` of a short span, given as a list of floats: the same steps, frame by frame."""
+    offset, n = rule.offset, len(level)
+    merged: list = []  # [start, end]: runs above the offset, pauses shorter than the minimum silence bridged
+    start = None
+    for i, v in enumerate(level + [None]):
+        if v is not None and v > offset:
+            if start is None:
+                start = i
+        elif start is not None:
+            if merged and start - merged[-1][1] < rule.min_silence:
+                merged[-1][1] = i
+            else:
+                merged.append([start, i])
+            start = None
+    kept = [(a, b) for a, b in merged if sum(1 for u in level[a:b] if u > onset) >= rule.min_speech]
+    out = []
+    for i, (a, b) in enumerate(kept):
+        lo = 0 if i == 0 else (kept[i - 1][1] + a + 1) // 2
+        hi = n if i == len(kept) - 1 else (b + kept[i + 1][0]) // 2
+        out.append((max(lo, a - rule.margin), min(hi, b + rule.margin), a, b))
     return out
 
 

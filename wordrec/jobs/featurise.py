@@ -8,7 +8,6 @@ problem, and the caller reports it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -123,26 +122,9 @@ def _extract_chunk(task) -> list:
     """:func:`extract_files` on one chunk of paths, in this process."""
     paths, first, cfg, labelled, noise, silence = task
     signals, slots = [], []
-    for k, p in enumerate(paths):
-        try:
-            if not isinstance(p, audio.Samples) and corpus.is_folder(Path(p)):
-                raise WordrecError(f"{p}: folder holds no audio files")
-            signal, _ = audio.read(p, cfg.sample_rate)
-            if len(signal) == 0:
-                raise WordrecError(f"{p}: no samples left after resampling")
-            if cfg.trim or (silence and not labelled):
-                trimmed = vad.trim(signal, cfg.sample_rate, cfg)
-                if trimmed is None and not labelled:
-                    raise audio.NoSound(f"{p}: no speech found")
-                if cfg.trim and trimmed is not None:
-                    signal = trimmed
-            copy = noise.copy(signal, first + k) if noise is not None else None
-            slots.append(len(signals) if copy is None else (len(signals), len(signals) + 1))
-            signals.extend([signal] if copy is None else [signal, copy])
-        except audio.NoSound as exc:
-            slots.append(Silence(str(p), str(exc)) if silence and not labelled else Failure(str(p), str(exc)))
-        except WordrecError as exc:
-            slots.append(Failure(str(p), str(exc)))
+    with audio.quiet_decoders():  # once for the chunk, not once a file
+        for k, p in enumerate(paths):
+            _read_one(p, first + k, cfg, labelled, noise, silence, signals, slots)
     feats = features.extract_many(signals, cfg)
     out = []
     for s in slots:
@@ -153,6 +135,30 @@ def _extract_chunk(task) -> list:
         else:
             out.append(feats[s])
     return out
+
+
+def _read_one(p, index: int, cfg, labelled: bool, noise, silence: bool, signals: list, slots: list) -> None:
+    """Read and endpoint one recording of :func:`_extract_chunk` (``index``: its place in the
+    whole list); its signal (and noisy copy's) go to ``signals``, where they are or why not to ``slots``."""
+    try:
+        if not isinstance(p, audio.Samples) and corpus.is_folder(p):
+            raise WordrecError(f"{p}: folder holds no audio files")
+        signal, _ = audio.read(p, cfg.sample_rate)
+        if len(signal) == 0:
+            raise WordrecError(f"{p}: no samples left after resampling")
+        if cfg.trim or (silence and not labelled):
+            trimmed = vad.trim(signal, cfg.sample_rate, cfg)
+            if trimmed is None and not labelled:
+                raise audio.NoSound(f"{p}: no speech found")
+            if cfg.trim and trimmed is not None:
+                signal = trimmed
+        copy = noise.copy(signal, index) if noise is not None else None
+        slots.append(len(signals) if copy is None else (len(signals), len(signals) + 1))
+        signals.extend([signal] if copy is None else [signal, copy])
+    except audio.NoSound as exc:
+        slots.append(Silence(str(p), str(exc)) if silence and not labelled else Failure(str(p), str(exc)))
+    except WordrecError as exc:
+        slots.append(Failure(str(p), str(exc)))
 
 
 def features_by_word(items, cfg: FeatureConfig, progress=None, words=None, jobs: int = 1,
