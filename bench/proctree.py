@@ -64,11 +64,11 @@ def _memory(pid: int) -> tuple[int, int]:
         return 0, 0
 
 
-def run(cmd, interval: float = 0.1, env=None, stdout=None, stderr=None) -> Usage:
-    """Run ``cmd`` (a list) to the end; its :class:`Usage`."""
+def run(cmd, interval: float = 0.1, env=None, stdout=None, stderr=None, cwd=None) -> Usage:
+    """Run ``cmd`` (a list) to the end, in folder ``cwd``; its :class:`Usage`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr)
+    proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr, cwd=cwd)
     peak = [0, 0]
     done = threading.Event()
 

@@ -60,9 +60,11 @@ TREE: list = []
 def _wordrec(args, log: Path) -> proctree.Usage:
     env = proctree.env_one_thread()
     if TREE:
+        # Run in the tree: `python -m` puts the working folder first on sys.path, ahead of
+        # PYTHONPATH and of an editable install, so a run from a checkout would measure that.
         env["PYTHONPATH"] = TREE[0]
     with open(log, "w") as err:
-        u = proctree.run(WORDREC + args, env=env, stdout=err, stderr=err)
+        u = proctree.run(WORDREC + [str(a) for a in args], env=env, stdout=err, stderr=err, cwd=TREE[0] if TREE else None)
     if u.returncode not in (0, 3):
         _say(f"  (exit {u.returncode}; see {log})")
     return u
@@ -186,7 +188,8 @@ def main(argv=None) -> None:
     ap.add_argument("--tree", help="run wordrec from this source tree (e.g. an unpacked older commit)")
     a = ap.parse_args(argv)
     if a.tree:
-        TREE.append(a.tree)
+        TREE.append(str(Path(a.tree).resolve()))
+    a.scratch = a.scratch.resolve()
     a.scratch.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in a.sizes.split(",") if s]
     what = set(a.what.split(","))

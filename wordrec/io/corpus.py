@@ -162,57 +162,65 @@ def from_manifest(manifest: Path) -> Corpus:
 
     Blank lines and lines starting with ``#`` are ignored.  Bad lines,
     missing files and duplicates (the same file named twice, by any path)
-    are skipped and reported as ``file:line``.  Paths are kept as str: a
-    million of them as Path objects would take about 700 MB.
+    are skipped and reported as ``file:line``.  Paths are kept as str (a
+    million of them as Path objects would take about 700 MB), and what is
+    kept per line while reading is two ints.
     """
-    base = str(Path(manifest).parent)
-    seen: dict = {}  # (device, inode) -> (line, word)
-    words: dict = {}  # word -> (word, its problem or None)
-    items, skipped = [], []
+    reader = _ManifestReader(manifest)
     try:
         with open(manifest, encoding="utf-8-sig") as f:
             for number, line in enumerate(f, start=1):
-                entry = _manifest_line(line, f"{manifest}:{number}", base, words, seen, number, skipped)
-                if entry is not None:
-                    items.append(entry)
+                reader.line(number, line)
     except UnicodeDecodeError:
         raise WordrecError(f"{manifest}: not a text manifest (not UTF-8)") from None
     except OSError as exc:
         raise WordrecError(f"{manifest}: cannot read ({exc.strerror})") from None
-    return Corpus(_sorted_items(items), tuple(skipped))
+    return Corpus(_sorted_items(reader.items), tuple(reader.skipped))
 
 
-def _manifest_line(line: str, where: str, base: str, words: dict, seen: dict, number: int, skipped: list):
-    """The ``(path, word)`` of one manifest line, or None (a blank line, a comment, or one skipped: said in ``skipped``)."""
-    if not line.strip() or line.lstrip().startswith("#"):
-        return None
-    parts = line.rstrip("\r\n").split("\t")
-    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-        skipped.append((where, "expected 'path<TAB>word'"))
-        return None
-    path = _joined(base, parts[0].strip())
-    word = parts[1].strip()
-    if word not in words:
-        words[word] = (word, word_problem(word))
-    word, problem = words[word]  # the first str object of this word, shared by all its items
-    if problem:
-        skipped.append((where, f"word {word!r}: {problem}"))
-        return None
-    problem, st = _not_a_recording(path)
-    if problem:
-        skipped.append((where, f"{path}: {problem}"))
-        return None
-    key = (st.st_dev, st.st_ino)
-    if key in seen:
-        first_line, first_word = seen[key]
+class _ManifestReader:
+    """The items and skipped lines of a manifest, a line at a time."""
+
+    def __init__(self, manifest):
+        self.manifest = manifest
+        self.base = str(Path(manifest).parent)
+        self.words: dict = {}  # word -> (the word's one str object, its problem or None, its number)
+        self.names: list = []  # the words by number
+        self.seen: dict = {}  # device << 64 | inode -> line << 32 | word number
+        self.items: list = []
+        self.skipped: list = []
+
+    def skip(self, number: int, why: str) -> None:
+        self.skipped.append((f"{self.manifest}:{number}", why))
+
+    def line(self, number: int, line: str) -> None:
+        """Take one line: an item, a skipped line, or nothing (blank, a comment)."""
+        if not line.strip() or line.lstrip().startswith("#"):
+            return
+        parts = line.rstrip("\r\n").split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            return self.skip(number, "expected 'path<TAB>word'")
+        path = _joined(self.base, parts[0].strip())
+        word = parts[1].strip()
+        if word not in self.words:
+            self.words[word] = (word, word_problem(word), len(self.names))
+            self.names.append(word)
+        word, problem, index = self.words[word]
+        if problem:
+            return self.skip(number, f"word {word!r}: {problem}")
+        problem, st = _not_a_recording(path)
+        if problem:
+            return self.skip(number, f"{path}: {problem}")
+        key = st.st_dev << 64 | st.st_ino
+        first = self.seen.get(key)
+        if first is None:
+            self.seen[key] = number << 32 | index
+            self.items.append((path, word))
+            return
+        first_line, first_word = first >> 32, self.names[first & 0xFFFFFFFF]
         if first_word == word:
-            why = f"{path}: listed twice (first on line {first_line}; duplicate skipped)"
-        else:
-            why = f"{path}: listed as {first_word!r} on line {first_line} and as {word!r} here (kept the first)"
-        skipped.append((where, why))
-        return None
-    seen[key] = (number, word)
-    return path, word
+            return self.skip(number, f"{path}: listed twice (first on line {first_line}; duplicate skipped)")
+        self.skip(number, f"{path}: listed as {first_word!r} on line {first_line} and as {word!r} here (kept the first)")
 
 
 def load(path) -> Corpus:
