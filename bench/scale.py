@@ -57,14 +57,15 @@ def _say(*parts) -> None:
 TREE: list = []
 
 
-def _wordrec(args, log: Path) -> proctree.Usage:
+def _wordrec(args, log: Path, interval: float | None = 0.1) -> proctree.Usage:
     env = proctree.env_one_thread()
     if TREE:
         # Run in the tree: `python -m` puts the working folder first on sys.path, ahead of
         # PYTHONPATH and of an editable install, so a run from a checkout would measure that.
         env["PYTHONPATH"] = TREE[0]
     with open(log, "w") as err:
-        u = proctree.run(WORDREC + [str(a) for a in args], env=env, stdout=err, stderr=err, cwd=TREE[0] if TREE else None)
+        u = proctree.run(WORDREC + [str(a) for a in args], interval, env=env, stdout=err, stderr=err,
+                         cwd=TREE[0] if TREE else None)
     if u.returncode not in (0, 3):
         _say(f"  (exit {u.returncode}; see {log})")
     return u
@@ -87,7 +88,7 @@ def section_train(scratch: Path, sizes, extra=()) -> None:
         _say(f"  {n:>8} files: {u.row()}  {1e3 * u.cpu_s / n:.2f} ms CPU a file")
 
 
-def section_eval(scratch: Path, sizes, extra=()) -> None:
+def section_eval(scratch: Path, sizes, extra=(), timing_runs: int = 0) -> None:
     model = fsdd_model(scratch)
     _say(f"## eval: FSDD model on perturbed FSDD copies, wordrec eval {' '.join(extra)}")
     for n in sizes:
@@ -95,6 +96,13 @@ def section_eval(scratch: Path, sizes, extra=()) -> None:
         subset = _manifest(data, n, scratch / f"fsdd-copies-{n}.tsv")
         u = _wordrec(["eval", "-m", str(model), str(subset), *extra], scratch / f"eval-{n}.log")
         _say(f"  {n:>8} files: {u.row()}  {n / u.wall_s:.0f} files/s")
+        # Again without sampling the memory, which costs the command CPU: the throughput.
+        bare = [_wordrec(["eval", "-m", str(model), str(subset), *extra], scratch / f"eval-{n}.log", None)
+                for _ in range(timing_runs)]
+        if bare:
+            walls = sorted(b.wall_s for b in bare)
+            _say(f"  {n:>8} files, memory not sampled: median of {len(bare)}: {walls[len(walls) // 2]:.1f} s wall, "
+                 f"{n / walls[len(walls) // 2]:.0f} files/s (all: {', '.join(f'{w:.1f}' for w in walls)} s)")
 
 
 def _manifest(root: Path, n: int, out: Path) -> Path:
@@ -184,6 +192,8 @@ def main(argv=None) -> None:
     ap.add_argument("--words", type=int, default=1000)
     ap.add_argument("--takes", type=int, default=20)
     ap.add_argument("--eval-args", default="-j 2", help="options for wordrec eval, space-separated [-j 2]")
+    ap.add_argument("--timing-runs", type=int, default=3,
+                    help="eval runs timed without sampling memory, after the sampled one (median) [3]")
     ap.add_argument("--train-args", default="", help="more options for wordrec train, space-separated")
     ap.add_argument("--tree", help="run wordrec from this source tree (e.g. an unpacked older commit)")
     a = ap.parse_args(argv)
@@ -204,7 +214,7 @@ def main(argv=None) -> None:
     if "train" in what:
         section_train(a.scratch, sizes, a.train_args.split())
     if "eval" in what:
-        section_eval(a.scratch, sizes, a.eval_args.split())
+        section_eval(a.scratch, sizes, a.eval_args.split(), a.timing_runs)
 
 
 if __name__ == "__main__":
