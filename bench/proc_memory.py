@@ -1,0 +1,63 @@
+"""Memory of each process of a command's tree over time: RSS, PSS, private and shared dirty pages.
+
+    python bench/proc_memory.py [--every 15] -- wordrec train corpus.tsv -o m.model -j 2 -q
+
+Every ``--every`` seconds, one line: the total PSS, then for the parent (P)
+and each worker (w) its RSS, PSS, private dirty (pd) and shared dirty (sd)
+MB from ``/proc/PID/smaps_rollup``; at the end the peak total PSS.  Shared
+dirty pages that turn private in one process show a forked worker's
+inherited heap being copied (docs/speed.md, "Where the memory went").
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import proctree  # noqa: E402
+
+FIELDS = {"Rss:": "rss", "Pss:": "pss", "Private_Dirty:": "pd", "Shared_Dirty:": "sd"}
+
+
+def memory(pid: int) -> dict:
+    """MB of each field of ``FIELDS`` for one process (empty if it is gone)."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if parts and parts[0] in FIELDS:
+                out[FIELDS[parts[0]]] = int(parts[1]) // 1024
+    except OSError:
+        pass
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--every", type=float, default=15.0)
+    ap.add_argument("command", nargs=argparse.REMAINDER)
+    a = ap.parse_args(argv)
+    cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
+    proc = subprocess.Popen(cmd, env=proctree.env_one_thread(), stdout=subprocess.DEVNULL)
+    start, last, peak = time.time(), 0.0, 0
+    while proc.poll() is None:
+        ms = {q: memory(q) for q in proctree._tree(proc.pid)}
+        total = sum(m.get("pss", 0) for m in ms.values())
+        peak = max(peak, total)
+        if time.time() - last >= a.every:
+            last = time.time()
+            each = " | ".join(
+                f"{'P' if q == proc.pid else 'w'} rss {m.get('rss')} pss {m.get('pss')} pd {m.get('pd')} sd {m.get('sd')}"
+                for q, m in ms.items()
+            )
+            print(f"{last - start:6.0f} s  total PSS {total} MB | {each}", flush=True)
+        time.sleep(0.2)
+    print(f"exit {proc.returncode}, peak total PSS {peak} MB, {time.time() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
