@@ -119,14 +119,15 @@ def test_the_feature_cache_is_removed_at_the_end_also_on_errors(tmp_path):
 
 def test_moments_read_in_blocks_are_those_of_all_frames(tmp_path, rng):
     from wordrec.core.train import frame_moments
-    from wordrec.jobs.store import moments, write_shard
+    from wordrec.jobs.store import write_shard
+    from wordrec.jobs.training import problem_moments
 
     arrays = [rng.normal(size=(int(n), 4)) * 3 + 1 for n in rng.integers(1, 30, size=50)]
     refs = write_shard(str(tmp_path), 0, arrays)
     mean, var = frame_moments(_read_all(refs))
-    m1, v1 = moments(refs)
+    [(m1, v1)] = problem_moments([refs])
     assert np.array_equal(m1, mean) and np.array_equal(v1, var)  # one block: the same numbers
-    m2, v2 = moments(refs, block_frames=40)
+    [(m2, v2)] = problem_moments([refs], block_frames=40)
     np.testing.assert_allclose(m2, mean, rtol=1e-10)
     np.testing.assert_allclose(v2, var, rtol=1e-10)
 

@@ -343,9 +343,8 @@ def _decode(path, h, max_samples: float) -> np.ndarray:
     block = max(1, _BLOCK_VALUES // int(h.channels))
     parts, total = [], 0
     while True:
-        try:
-            with quiet_decoders():
-                data = h.read(block, dtype="float64", always_2d=True)
+        try:  # read() keeps the decoders quiet around all of this
+            data = h.read(block, dtype="float64", always_2d=True)
         except _READ_ERRORS as exc:
             raise _fail(path, f"cannot decode audio ({decoder_message(exc)})") from None
         if len(data) == 0:

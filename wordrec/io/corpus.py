@@ -46,10 +46,6 @@ class Corpus:
         return sorted({w for _, w in self.items})
 
 
-def is_hidden(p) -> bool:
-    return os.path.basename(p).startswith(".")
-
-
 def is_folder(p) -> bool:
     """Whether ``p`` (a str or Path) is a folder; False where it cannot be told
     (no permission, a name too long): reading the path then reports the problem."""
@@ -88,6 +84,14 @@ def _entries(folder: str, skipped: list) -> list:
     return out
 
 
+def _hidden(name: str, path: str, is_dir: bool, skipped: list) -> bool:
+    """Whether a folder entry is hidden (``.DS_Store``, ``.git``); if it is, it goes to ``skipped``."""
+    if not name.startswith("."):
+        return False
+    skipped.append((path, f"hidden {'folder' if is_dir else 'file'} (skipped)"))
+    return True
+
+
 def list_audio(folder, skipped: list) -> list[str]:
     """Audio files below ``folder`` (recursively), sorted, as paths (str); others go to ``skipped``.
 
@@ -97,9 +101,9 @@ def list_audio(folder, skipped: list) -> list[str]:
     """
     found = []
     for name, path, is_dir, is_link in _entries(str(Path(folder)), skipped):
-        if name.startswith("."):
-            skipped.append((path, f"hidden {'folder' if is_dir else 'file'} (skipped)"))
-        elif is_dir:
+        if _hidden(name, path, is_dir, skipped):
+            continue
+        if is_dir:
             if is_link:
                 skipped.append((path, "link to a folder, not followed (skipped)"))
             else:
@@ -134,9 +138,7 @@ def from_folder(root: Path) -> Corpus:
             "e.g. yes/ no/ stop/, or a manifest file of path<TAB>word lines)"
         )
     for name, path, is_dir, _ in entries:
-        if name.startswith("."):
-            skipped.append((path, f"hidden {'folder' if is_dir else 'file'} (skipped)"))
-        elif not is_dir:
+        if not _hidden(name, path, is_dir, skipped) and not is_dir:
             skipped.append((path, "file outside any word folder (skipped)"))
     for word, d in word_dirs:
         problem = word_problem(word)

@@ -141,7 +141,8 @@ class FeatureCache:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-#: Frames summed at a time by :func:`moments`: 65,536 frames of 39 features are 20 MB as float64.
+#: Frames summed at a time for the frame moments (:func:`wordrec.jobs.training.problem_moments`):
+#: 65,536 frames of 39 features are 20 MB as float64.
 MOMENT_FRAMES = 1 << 16
 
 
@@ -175,17 +176,6 @@ def from_sums(parts) -> tuple[np.ndarray, np.ndarray]:
     mean, mean_sq = s1 / total, s2 / total
     scale = np.maximum(1e-4 * mean_sq, 1e-12)
     return mean, np.maximum(mean_sq - mean * mean, scale)
-
-
-def moments(seqs, block_frames: int = MOMENT_FRAMES) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`wordrec.core.train.frame_moments` of recordings read ``block_frames`` frames at a time.
-
-    The same numbers as ``frame_moments`` when all frames fit one block;
-    beyond, the sums add up block by block in a fixed order (so that the
-    result does not depend on the number of workers, see
-    :func:`wordrec.jobs.training.fit_sets`).  At most one block is held.
-    """
-    return from_sums(chunk_sums(c) for c in moment_chunks(seqs, block_frames))
 
 
 def steady_floor(seqs, n_ceps: int) -> float:

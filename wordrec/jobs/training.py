@@ -151,12 +151,14 @@ _POOL_BLOCKS = 8
 
 
 def problem_moments(seq_lists, jobs: int = 1, block_frames: int = MOMENT_FRAMES) -> list:
-    """:func:`wordrec.jobs.store.moments` of each list of recordings, the blocks summed in ``jobs`` workers.
+    """:func:`wordrec.core.train.frame_moments` of each list of recordings, the blocks summed in ``jobs`` workers.
 
-    The frames are read by the workers a block at a time (recordings may be
-    :class:`~wordrec.jobs.store.Ref` objects), so that no process holds a
-    corpus's features; the blocks are fixed and added in order, so the
-    numbers do not depend on ``jobs``.
+    The frames are read by the workers ``block_frames`` at a time
+    (recordings may be :class:`~wordrec.jobs.store.Ref` objects), so that no
+    process holds a corpus's features.  The same numbers as
+    ``frame_moments`` when a list's frames fit one block; beyond, the blocks
+    are fixed and their sums added in order, so the numbers do not depend
+    on ``jobs``.
     """
     cut = [moment_chunks(seqs, block_frames) for seqs in seq_lists]
     tasks = [c for chunks in cut for c in chunks]
