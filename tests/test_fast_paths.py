@@ -9,6 +9,8 @@ import dataclasses
 
 import numpy as np
 
+from synthetic import random_word
+
 from wordrec.core.features import FeatureConfig
 from wordrec.core.gmm import design, emission_log_densities, safe_log
 from wordrec.core.hmm import Batch, backward, forward, log_likelihood, posteriors
@@ -17,29 +19,12 @@ from wordrec.core.score import score
 from wordrec.core.train import TrainConfig, fit_word, variance_floor
 
 
-def _word_model(rng, word, n_states, n_mix, n_features, ergodic=False):
-    if ergodic:
-        trans = rng.dirichlet(np.ones(n_states), size=n_states)
-        start, final = rng.dirichlet(np.ones(n_states)), np.ones(n_states, bool)
-    else:
-        stay = rng.uniform(0.3, 0.9, size=n_states)
-        trans = np.diag(stay) + np.diag(1 - stay[:-1], 1)
-        trans[-1, -1] = 1.0
-        start, final = np.eye(n_states)[0], np.eye(n_states, dtype=bool)[-1]
-    return WordModel(
-        word, start, trans, final,
-        rng.dirichlet(np.ones(n_mix), size=n_states),
-        rng.normal(size=(n_states, n_mix, n_features)),
-        rng.uniform(0.5, 2.0, size=(n_states, n_mix, n_features)),
-    )
-
-
 def test_joint_scoring_equals_scoring_each_word_alone(rng):
     D = 4
     models = (
-        _word_model(rng, "a", 3, 2, D),
-        _word_model(rng, "b", 5, 1, D),
-        _word_model(rng, "c", 2, 3, D, ergodic=True),
+        random_word(rng, "a", 3, 2, D, False),
+        random_word(rng, "b", 5, 1, D, False),
+        random_word(rng, "c", 2, 3, D, True),
     )
     ms = ModelSet(FeatureConfig(), models, {}, {})
     feats = [rng.normal(size=(n, D)) for n in (7, 1, 4, 12, 3, 5)]
@@ -68,7 +53,7 @@ def _with_component(wm: WordModel, weight: float, mean, variance) -> WordModel:
 
 def test_the_outlier_component_is_one_more_gaussian_in_every_state(rng):
     D = 4
-    models = (_word_model(rng, "a", 3, 2, D), _word_model(rng, "b", 4, 1, D), _word_model(rng, "c", 2, 3, D, ergodic=True))
+    models = (random_word(rng, "a", 3, 2, D, False), random_word(rng, "b", 4, 1, D, False), random_word(rng, "c", 2, 3, D, True))
     outlier = Outlier(0.01, rng.normal(size=D), rng.uniform(2.0, 5.0, size=D))
     feats = [rng.normal(size=(n, D)) * 3 for n in (7, 4, 12, 5)]
     got = score(ModelSet(FeatureConfig(), models, {}, {}, outlier=outlier), feats)
@@ -80,7 +65,7 @@ def test_one_wild_frame_costs_at_most_the_outlier_density(rng):
     # log p(x') >= log p(x) + log(w g(x'_t)) - max_s log b_s(x_t) when frame t of x is replaced:
     # every state emits x'_t with at least w g(x'_t).  Without the component the loss is unbounded.
     D = 4
-    models = (_word_model(rng, "a", 3, 2, D), _word_model(rng, "b", 5, 2, D))
+    models = (random_word(rng, "a", 3, 2, D, False), random_word(rng, "b", 5, 2, D, False))
     outlier = Outlier(1e-4, np.zeros(D), np.full(D, 4.0))
     with_outlier = ModelSet(FeatureConfig(), models, {}, {}, outlier=outlier)
     without = ModelSet(FeatureConfig(), models, {}, {})
