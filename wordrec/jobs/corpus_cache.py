@@ -8,30 +8,48 @@ objects, so its memory does not grow with the features of the corpus.
 
 from __future__ import annotations
 
+import numpy as np
+
 from wordrec.core.confidence import spectral_variation
 from wordrec.core.features import FeatureConfig
-from wordrec.jobs.featurise import Failure, _extract_chunk, check_headers, group_by_word
-from wordrec.jobs.parallel import ordered_map
-from wordrec.jobs.store import write_shard
+from wordrec.jobs.featurise import (
+    Failure,
+    _extract_chunk,
+    check_headers,
+    min_training_frames,
+    too_short_to_train,
+)
+from wordrec.jobs.parallel import Lazy, ordered_iter
+from wordrec.jobs.store import Refs, write_shard
 
 #: Recordings per shard.  Fixed (not a share of the workers), so that the
 #: shards, and everything read from them, are the same for any -j.
 SHARD_FILES = 128
 
 
-def _extract_and_store(task) -> list:
-    """In a worker: featurise one chunk of paths and write its features as one shard."""
+def _extract_and_store(task):
+    """In a worker: featurise one chunk of paths and write its features as one shard.
+
+    Returns the chunk's failures (position in the chunk -> Failure) and, for
+    its other recordings in order, four arrays: first row, frames and
+    spectral variation of each clean recording, and the first row of its
+    noisy copy (-1 if none; a copy has as many frames as its recording).
+    """
     paths, first, cfg, noise, folder, number = task
     out = _extract_chunk((paths, first, cfg, True, noise, False))
-    arrays = [a for f in out if not isinstance(f, Failure) for a in (f if isinstance(f, tuple) else (f,))]
+    failed = {k: f for k, f in enumerate(out) if isinstance(f, Failure)}
+    kept = [f for f in out if not isinstance(f, Failure)]
+    pairs = [f if isinstance(f, tuple) else (f, None) for f in kept]
+    arrays = [a for clean, copy in pairs for a in ((clean,) if copy is None else (clean, copy))]
     # Each clean recording's spectral variation (for the steady-sound floor), worked out here, once.
-    clean = [f[0] if isinstance(f, tuple) else f for f in out if not isinstance(f, Failure)]
-    variation = iter(spectral_variation(clean, cfg.n_ceps))
-    per_array = [v for f in out if not isinstance(f, Failure)
-                 for v in ((next(variation), None) if isinstance(f, tuple) else (next(variation),))]
-    refs = iter(write_shard(folder, number, arrays, per_array))
-    return [f if isinstance(f, Failure) else (tuple(next(refs) for _ in f) if isinstance(f, tuple) else next(refs))
-            for f in out]
+    variation = np.asarray(spectral_variation([clean for clean, _ in pairs], cfg.n_ceps), dtype=float)
+    write_shard(folder, number, arrays)
+    sizes = np.array([len(a) for a in arrays], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    clean_at = np.cumsum([0] + [1 if copy is None else 2 for _, copy in pairs])[:-1].astype(np.int64)
+    copy_row = np.array([-1 if copy is None else starts[i + 1] for (_, copy), i in zip(pairs, clean_at)],
+                        dtype=np.int64)
+    return failed, starts[clean_at], sizes[clean_at], variation, copy_row
 
 
 def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, words=None, jobs: int = 1,
@@ -39,34 +57,89 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
     """Featurise ``(path, word)`` items into shards in ``folder``, grouped by word.
 
     As :func:`wordrec.jobs.featurise.features_by_word` (the same recordings
-    left out, the same failures, in the same order), with
-    :class:`~wordrec.jobs.store.Ref` objects instead of feature arrays.
+    left out, the same failures, in the same order), with each word's
+    recordings (and noisy copies) as :class:`~wordrec.jobs.store.Refs`
+    instead of feature arrays.  ``items`` is a sequence (a list, or
+    :class:`wordrec.io.corpus.Items`), sliced a shard's worth at a time.
     """
-    paths = [p for p, _ in items]
-    starts = range(0, len(paths), SHARD_FILES)
-    tasks = [(paths[a : a + SHARD_FILES], a, cfg, noise, folder, k) for k, a in enumerate(starts)]
+    n = len(items)
 
-    def done(i: int) -> None:
+    def task(k: int):
+        part = items[k * SHARD_FILES : (k + 1) * SHARD_FILES]
+        return [p for p, _ in part], k * SHARD_FILES, cfg, noise, folder, k
+
+    tasks = Lazy(-(-n // SHARD_FILES), task)
+
+    def done(k: int) -> None:
         if progress:
-            progress(len(tasks[i][0]))
+            progress(min(SHARD_FILES, n - k * SHARD_FILES))
 
-    feats = [f for part in ordered_map(_extract_and_store, tasks, jobs, done) for f in part]
-    return group_by_word(items, feats, cfg, words)
+    least = min_training_frames(cfg)
+    clean: dict = {}  # word -> arrays (shard, row, frames, variation) of chunks of its recordings
+    noisy: dict = {}  # the same for the noisy copies
+    failures = []
+    for k, (failed, rows, sizes, variation, copy_row) in enumerate(ordered_iter(_extract_and_store, tasks, jobs)):
+        done(k)
+        part = items[k * SHARD_FILES : (k + 1) * SHARD_FILES]
+        ok = [j for j in range(len(part)) if j not in failed]
+        short = {ok[i] for i in np.flatnonzero(sizes < least)}
+        for j in sorted(set(failed) | short):  # in item order, as the plain features_by_word
+            failures.append(failed[j] if j in failed else too_short_to_train(part[j][0], sizes[ok.index(j)], cfg))
+        labels = np.array([part[j][1] for j in ok], dtype=object)
+        keep = sizes >= least
+        for word in dict.fromkeys(labels[keep]):
+            mine = keep & (labels == word)
+            shard = np.full(int(mine.sum()), k)
+            clean.setdefault(word, []).append((shard, rows[mine], sizes[mine], variation[mine]))
+            copied = mine & (copy_row >= 0)
+            if copied.any():
+                noisy.setdefault(word, []).append((np.full(int(copied.sum()), k), copy_row[copied], sizes[copied],
+                                                   np.full(int(copied.sum()), np.nan)))
+    by_word = {w: _refs(folder, chunks) for w, chunks in clean.items()}
+    copies = {w: _refs(folder, chunks) for w, chunks in noisy.items()}
+    wanted = set(words) if words is not None else _words_of(items)
+    for word in sorted(wanted - set(by_word)):
+        failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
+    return by_word, failures, copies
+def _refs(folder: str, chunks) -> Refs:
+    """One :class:`Refs` of chunks of (shard, row, frames, variation) arrays."""
+    return Refs(folder, *(np.concatenate(column) for column in zip(*chunks)))
+
+
+def _words_of(items) -> set:
+    """The distinct words of ``(path, word)`` items (without decoding every path of :class:`Items`)."""
+    return set(items.words) if hasattr(items, "words") else {w for _, w in items}
+
+
+#: Files whose headers a task reads.
+HEADER_FILES = 1024
 
 
 def _headers(task):
-    items, rate = task
-    return check_headers(items, rate)
+    """In a worker: :func:`check_headers` of a chunk of paths; the readable ones by their place in the chunk."""
+    paths, rate = task
+    return check_headers([(p, j) for j, p in enumerate(paths)], rate)
 
 
-def headers(items, rate: int | None = None, jobs: int = 1) -> tuple[int, list, list[Failure]]:
-    """:func:`wordrec.jobs.featurise.check_headers` in ``jobs`` worker processes (chunks of 1024 files)."""
-    items = list(items)
-    tasks = [(items[a : a + 1024], rate) for a in range(0, len(items), 1024)]
-    parts = ordered_map(_headers, tasks, jobs)
-    usable = [it for _, ok, _ in parts for it in ok]
-    failures = [f for _, _, bad in parts for f in bad]
+def headers(items, rate: int | None = None, jobs: int = 1) -> tuple[int, object, list[Failure]]:
+    """:func:`wordrec.jobs.featurise.check_headers` in ``jobs`` worker processes (chunks of ``HEADER_FILES``).
+
+    ``items`` is a sequence of ``(path, word)``; the readable ones are
+    returned as the same kind of sequence (:class:`wordrec.io.corpus.Items`
+    stays one).
+    """
+    items = items if hasattr(items, "__len__") else list(items)
+    n = len(items)
+    tasks = Lazy(-(-n // HEADER_FILES),
+                 lambda k: ([p for p, _ in items[k * HEADER_FILES : (k + 1) * HEADER_FILES]], rate))
+    found, failures, rates = [], [], []
+    for k, (r, ok, bad) in enumerate(ordered_iter(_headers, tasks, jobs)):
+        found.append(k * HEADER_FILES + np.array([j for _, j in ok], dtype=np.int64))
+        failures += bad
+        if ok:
+            rates.append(r)
+    index = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    usable = items.take(index) if hasattr(items, "take") else [items[i] for i in index]
     if rate is None:
-        rates = [r for r, ok, _ in parts if ok]
         rate = min(rates) if rates else check_headers([], None)[0]
     return int(rate), usable, failures

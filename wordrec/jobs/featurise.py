@@ -224,12 +224,13 @@ def min_training_frames(cfg: FeatureConfig) -> int:
     return max(1, int(np.ceil(cfg.vad_min_speech / cfg.win_step - 1e-9)))
 
 
-def too_short_to_train(path, feats: np.ndarray, cfg: FeatureConfig) -> Failure | None:
-    """A failure naming ``path`` if its features are too few frames to train on."""
+def too_short_to_train(path, feats, cfg: FeatureConfig) -> Failure | None:
+    """A failure naming ``path`` if its features (an array, or its number of frames) are too few frames to train on."""
     least = min_training_frames(cfg)
-    if len(feats) >= least:
+    n = int(feats) if isinstance(feats, (int, np.integer)) else len(feats)
+    if n >= least:
         return None
-    return Failure(str(path), f"{path}: too short to train on ({len(feats)} frames; a word needs {least})")
+    return Failure(str(path), f"{path}: too short to train on ({n} frames; a word needs {least})")
 
 
 def too_short(models, n_frames: int, word: str | None = None) -> str:

@@ -55,7 +55,8 @@ def ordered_iter(fn, tasks, jobs: int = 1, setup=None, setup_args=()):
     not be sent with each, such as a model.  The pool ends when the
     generator does: exhausted, closed early, or on an error.
     """
-    tasks = list(tasks)
+    if not hasattr(tasks, "__len__"):
+        tasks = list(tasks)
     if _CLUSTER:
         yield from _cluster_iter(_CLUSTER[-1], fn, tasks, setup, setup_args)
         return
@@ -76,6 +77,29 @@ def ordered_iter(fn, tasks, jobs: int = 1, setup=None, setup_args=()):
         raise
     pool.close()
     pool.join()
+
+
+class Lazy:
+    """``n`` tasks made one at a time, as they are handed out: ``make(i)`` is task ``i``.
+
+    For :func:`ordered_map` and :func:`ordered_iter` over a large corpus:
+    the pool takes tasks as workers are ready for them, so only those in
+    flight exist, not a list of all (each holding its share of the corpus).
+    """
+
+    def __init__(self, n: int, make):
+        self.n, self.make = n, make
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.make(i)
+
+    def __iter__(self):
+        return map(self.make, range(self.n))
 
 
 def _worker_start(setup, setup_args) -> None:

@@ -100,6 +100,85 @@ class Ref:
         return f"Ref({self.path!r}, {self.row}, {self.n_frames})"
 
 
+def shard_path(folder: str, number: int) -> str:
+    """Where shard ``number`` of ``folder`` is."""
+    return str(Path(folder) / f"shard_{number:06d}.npy")
+
+
+class Refs:
+    """Many recordings' features in the shards of one folder, held as four arrays, not an object each.
+
+    A sequence of :class:`Ref` (an item is made when asked for), which
+    slices and indexes (a slice, a step or an index array gives a
+    :class:`Refs`) and pickles as its arrays: about 24 bytes a recording,
+    against some 150 for a list of Ref objects.  :func:`wordrec.core.train.fit_word`
+    reads it as a source (``lengths``, ``load``).
+
+    Attributes
+    ----------
+    folder : str
+    shard, row, lengths : ndarray of int
+        Each recording's shard number, first row in it and frames.
+    variation : ndarray of float
+        Each recording's spectral variation (NaN where not given).
+    """
+
+    __slots__ = ("folder", "shard", "row", "lengths", "variation")
+
+    def __init__(self, folder: str, shard, row, lengths, variation=None):
+        self.folder = folder
+        self.shard = np.asarray(shard, dtype=np.int32)
+        self.row = np.asarray(row, dtype=np.int64)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.variation = (np.full(len(self.lengths), np.nan) if variation is None
+                          else np.asarray(variation, dtype=float))
+
+    @classmethod
+    def concat(cls, parts, folder: str | None = None) -> "Refs":
+        """The recordings of ``parts`` (each a Refs) end to end."""
+        parts = list(parts)
+        folder = parts[0].folder if parts else folder
+        if any(p.folder != folder for p in parts):
+            raise ValueError("Refs.concat: recordings of different folders")
+        if not parts:
+            return cls(folder or "", [], [], [])
+        return cls(folder, *(np.concatenate([getattr(p, a) for p in parts])
+                             for a in ("shard", "row", "lengths", "variation")))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            v = self.variation[key]
+            return Ref(shard_path(self.folder, int(self.shard[key])), int(self.row[key]), int(self.lengths[key]),
+                       None if np.isnan(v) else float(v))
+        return Refs(self.folder, self.shard[key], self.row[key], self.lengths[key], self.variation[key])
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __add__(self, other):
+        if isinstance(other, Refs):
+            return Refs.concat([self, other])
+        return list(self) + list(other)
+
+    def load(self, index) -> list[np.ndarray]:
+        """The features (float64) of the recordings at ``index``, as :class:`Ref.load` reads them."""
+        return [self[int(i)].load() for i in index]
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Refs) and self.folder == other.folder and all(
+            np.array_equal(getattr(self, a), getattr(other, a), equal_nan=a == "variation")
+            for a in ("shard", "row", "lengths", "variation"))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Refs({self.folder!r}, {len(self)} recordings)"
+
+
 def write_shard(folder: str, number: int, arrays, variation=None) -> list[Ref]:
     """Write ``arrays`` (each ``(n_frames, n_features)``) end to end as shard ``number`` in ``folder``.
 
@@ -109,7 +188,7 @@ def write_shard(folder: str, number: int, arrays, variation=None) -> list[Ref]:
     arrays = list(arrays)
     if not arrays:
         return []
-    path = str(Path(folder) / f"shard_{number:06d}.npy")
+    path = shard_path(folder, number)
     tmp = path + ".part"
     with open(tmp, "wb") as f:
         np.save(f, np.concatenate(arrays, axis=0).astype(np.float32))
@@ -146,17 +225,34 @@ class FeatureCache:
 MOMENT_FRAMES = 1 << 16
 
 
-def moment_chunks(seqs, block_frames: int = MOMENT_FRAMES) -> list[list]:
-    """``seqs`` cut, in order, into runs of at most ``block_frames`` frames (a longer recording is a run alone)."""
-    chunks, block, frames = [], [], 0
-    for s in seqs:
-        if block and frames + len(s) > block_frames:
-            chunks.append(block)
-            block, frames = [], 0
-        block.append(s)
-        frames += len(s)
-    if block:
-        chunks.append(block)
+def lengths_of(seqs) -> np.ndarray:
+    """Frames of each recording of ``seqs`` (a :class:`Refs` knows them without a loop)."""
+    if isinstance(seqs, Refs):
+        return seqs.lengths
+    return np.array([len(s) for s in seqs], dtype=np.int64)
+
+
+def joined(parts):
+    """The recordings of several sequences end to end: a :class:`Refs` when all are (non-empty ones
+    of one folder), else a list."""
+    parts = [p for p in parts if len(p)]
+    if parts and all(isinstance(p, Refs) for p in parts) and len({p.folder for p in parts}) == 1:
+        return parts[0] if len(parts) == 1 else Refs.concat(parts)
+    return [s for p in parts for s in p]
+
+
+def moment_chunks(seqs, block_frames: int = MOMENT_FRAMES) -> list:
+    """``seqs`` cut, in order, into runs of at most ``block_frames`` frames (a longer recording is a run alone),
+    as slices of ``seqs``."""
+    lengths = lengths_of(seqs)
+    chunks, start, frames = [], 0, 0
+    for i, n in enumerate(lengths.tolist()):
+        if i > start and frames + n > block_frames:
+            chunks.append(seqs[start:i])
+            start, frames = i, 0
+        frames += n
+    if start < len(lengths):
+        chunks.append(seqs[start:])
     return chunks
 
 
@@ -183,8 +279,12 @@ def steady_floor(seqs, n_ceps: int) -> float:
     :class:`Ref` carries when every one does (worked out by the worker that wrote them), else read."""
     from wordrec.core import confidence
 
-    seqs = list(seqs)
-    if seqs and all(getattr(s, "variation", None) is not None for s in seqs):
-        variation = np.array([s.variation for s in seqs])
+    if isinstance(seqs, Refs):
+        variation = seqs.variation
+    else:
+        seqs = list(seqs)
+        known = all(getattr(s, "variation", None) is not None for s in seqs)
+        variation = np.array([s.variation for s in seqs]) if known else np.array([np.nan])
+    if len(variation) and not np.isnan(variation).any():
         return float(confidence.STEADY_FRACTION * np.quantile(variation, 0.01))
-    return confidence.steady_floor(seqs, n_ceps)
+    return confidence.steady_floor(list(seqs), n_ceps)

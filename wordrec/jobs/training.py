@@ -45,6 +45,8 @@ from wordrec.jobs.store import (
     FeatureCache,
     chunk_sums,
     from_sums,
+    joined,
+    lengths_of,
     moment_chunks,
 )
 from wordrec.jobs.store import steady_floor as stored_steady_floor
@@ -80,7 +82,7 @@ def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=N
 
 def merged(by_word: dict, copies: dict | None) -> dict:
     """Each word's recordings followed by its noisy copies."""
-    return {w: list(v) + list((copies or {}).get(w, [])) for w, v in by_word.items()}
+    return {w: joined([v, (copies or {}).get(w, [])]) for w, v in by_word.items()}
 
 
 def with_copies_noted(models: ModelSet, copies: dict | None) -> ModelSet:
@@ -118,7 +120,7 @@ def fit_sets(problems, features, jobs: int = 1, progress=None) -> list[ModelSet]
     for by_word, _ in problems:
         if not by_word:
             raise WordrecError("nothing to train: no words with usable recordings")
-    all_moments = problem_moments([[s for w in sorted(by_word) for s in by_word[w]] for by_word, _ in problems], jobs)
+    all_moments = problem_moments([joined(by_word[w] for w in sorted(by_word)) for by_word, _ in problems], jobs)
     for k, ((by_word, cfg), (mean, variance)) in enumerate(zip(problems, all_moments)):
         cfg = cfg.validated()
         words = sorted(by_word)
@@ -168,7 +170,7 @@ def problem_moments(seq_lists, jobs: int = 1, block_frames: int = MOMENT_FRAMES)
 
 def _cost(seqs, cfg: TrainConfig) -> float:
     """A rough measure of a word's EM work, for scheduling only."""
-    frames = sum(len(s) for s in seqs)
+    frames = int(lengths_of(seqs).sum())
     return float(frames) * cfg.n_states * cfg.n_mix * cfg.max_iter * len(mixture_schedule(cfg.n_mix))
 
 
@@ -268,7 +270,7 @@ def train_with_rejection(by_word: dict, features_cfg, cfg: TrainConfig, false_re
     fitted = calib.calibrate_both(data, false_rejection, speaker_warp)
     # The steady-sound floor means nothing under variance normalisation (0: off).
     floor = 0.0 if features_cfg.var_norm else stored_steady_floor(
-        [s for w in sorted(by_word) for s in by_word[w]], features_cfg.n_ceps
+        joined(by_word[w] for w in sorted(by_word)), features_cfg.n_ceps
     )
     shared = dict(min_variation=floor, background_outlier=True)
     # The default calibration is fitted on the recordings as they are (speaker_warp 0); the new-voices one says its warp.
