@@ -175,7 +175,7 @@ class Recognizer:
             self.skipped_ += skipped
         for where, why in self.skipped_:
             events.skipped(where, why)
-        return self._fit(list(found.items), found.words, events, str(path), negative)
+        return self._fit(found.items, found.words, events, str(path), negative)
 
     def _fit(self, items, words, events: Events, name: str, negatives=()) -> "Recognizer":
         from wordrec.jobs.training import train_corpus

@@ -127,7 +127,7 @@ def _evaluate_model(model_path, data, oov_dir, threshold, new_voices, adapt, job
             )
     else:
         with progress(len(found.items), "Evaluating", quiet or len(found.items) < 50) as bar:
-            rep, failures = evaluate_corpus(models, list(found.items), bar.update, adaptation(adapt), jobs)
+            rep, failures = evaluate_corpus(models, found.items, bar.update, adaptation(adapt), jobs)
     report_failures(failures)
     _write_report_files(rep, plot, csv_path)
     if as_json:

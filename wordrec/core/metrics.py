@@ -26,33 +26,57 @@ def report(truth, predicted, labels=None, paths=None) -> dict:
         (word -> {n_files, n_correct, accuracy}) and ``errors`` (list of
         {path, truth, recognized}).
     """
-    truth, predicted = list(truth), list(predicted)
-    labels = list(labels) if labels is not None else sorted(set(truth) | set(predicted))
-    index = {w: i for i, w in enumerate(labels)}
-    confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for t, p in zip(truth, predicted):
-        confusion[index[t], index[p]] += 1
-    n_correct = int(sum(t == p for t, p in zip(truth, predicted)))
-    per_word = {}
-    for w in labels:
-        n = int(confusion[index[w]].sum())
-        if n:
-            c = int(confusion[index[w], index[w]])
-            per_word[w] = {"n_files": n, "n_correct": c, "accuracy": c / n}
-    names = list(paths) if paths is not None else [""] * len(truth)
-    errors = [
-        {"path": str(n), "truth": t, "recognized": p}
-        for n, t, p in zip(names, truth, predicted)
-        if t != p
-    ]
-    return {
-        "accuracy": n_correct / len(truth) if truth else 0.0,
-        "n_files": len(truth),
-        "n_correct": n_correct,
-        "labels": labels,
-        "confusion": confusion.tolist(),
-        "per_word": per_word,
-        "errors": errors,
-    }
+    tally = Tally()
+    for t, p, n in zip(truth, predicted, paths if paths is not None else iter(lambda: "", None)):
+        tally.add(t, p, n)
+    return tally.report(labels)
+
+
+class Tally:
+    """:func:`report` one recording at a time: what is kept is a count per (truth, answer) pair and the errors,
+    not every recording (``eval`` of a million files)."""
+
+    def __init__(self):
+        self.counts: dict = {}
+        self.errors: list = []
+
+    def add(self, truth: str, predicted: str, path="") -> None:
+        key = (truth, predicted)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if truth != predicted:
+            self.errors.append({"path": str(path), "truth": truth, "recognized": predicted})
+
+    @property
+    def truths(self) -> set:
+        return {t for t, _ in self.counts}
+
+    @property
+    def predictions(self) -> set:
+        return {p for _, p in self.counts}
+
+    def report(self, labels=None) -> dict:
+        """:func:`report` of the recordings added, rows and columns ``labels`` (default: every word seen)."""
+        labels = list(labels) if labels is not None else sorted(self.truths | self.predictions)
+        index = {w: i for i, w in enumerate(labels)}
+        confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
+        for (t, p), n in self.counts.items():
+            confusion[index[t], index[p]] += n
+        n_files = int(sum(self.counts.values()))
+        n_correct = n_files - len(self.errors)
+        per_word = {}
+        for w in labels:
+            n = int(confusion[index[w]].sum())
+            if n:
+                c = int(confusion[index[w], index[w]])
+                per_word[w] = {"n_files": n, "n_correct": c, "accuracy": c / n}
+        return {
+            "accuracy": n_correct / n_files if n_files else 0.0,
+            "n_files": n_files,
+            "n_correct": n_correct,
+            "labels": labels,
+            "confusion": confusion.tolist(),
+            "per_word": per_word,
+            "errors": list(self.errors),
+        }
 
 

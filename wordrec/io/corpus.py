@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 
 from wordrec.core.labels import word_problem
 from wordrec.errors import WordrecError
+from wordrec.io.items import Items
 
 #: File name endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = frozenset(
@@ -31,19 +31,19 @@ class Corpus:
 
     Attributes
     ----------
-    items : tuple of (str, str)
+    items : Items
         ``(path, word)`` pairs, sorted by word, then path.
     skipped : tuple of (str, str)
         ``(where, why)`` for every file or manifest line that was passed over.
     """
 
-    items: tuple = ()
+    items: Items = field(default_factory=lambda: Items.of(()))
     skipped: tuple = field(default=())
 
     @property
     def words(self) -> list[str]:
         """The sorted distinct words."""
-        return sorted({w for _, w in self.items})
+        return self.items.words
 
 
 def is_folder(p) -> bool:
@@ -115,17 +115,15 @@ def list_audio(folder, skipped: list) -> list[str]:
     return found
 
 
-def _sorted_items(items: list) -> tuple:
-    """``(path, word)`` items sorted by word, then path (two stable sorts: no key objects are made)."""
-    items.sort(key=itemgetter(0))
-    items.sort(key=itemgetter(1))
-    return tuple(items)
+def _sorted_items(by_word: dict) -> Items:
+    """Items of ``{word: [path, ...]}``, sorted by word, then path."""
+    return Items.concat(Items.of((p, w) for p in sorted(by_word[w])) for w in sorted(by_word))
 
 
 def from_folder(root: Path) -> Corpus:
     """One sub-folder per word; every audio file below it is a recording of it."""
     skipped: list = []
-    items = []
+    items: dict = {}
     root = str(Path(root))
     unlisted: list = []
     entries = _entries(root, unlisted)
@@ -148,8 +146,9 @@ def from_folder(root: Path) -> Corpus:
         files = list_audio(d, skipped)
         if not files:
             skipped.append((d, "word folder holds no audio files (word skipped)"))
-        items.extend((f, word) for f in files)
-    return Corpus(_sorted_items(items), tuple(skipped))
+        else:  # encoded at once: a word's paths as str are all that is held at a time
+            items[word] = Items.of((p, word) for p in sorted(files))
+    return Corpus(Items.concat(items[w] for w in sorted(items)), tuple(skipped))
 
 
 def _joined(base: str, p: str) -> str:
@@ -189,7 +188,7 @@ class _ManifestReader:
         self.words: dict = {}  # word -> (the word's one str object, its problem or None, its number)
         self.names: list = []  # the words by number
         self.seen: dict = {}  # device << 64 | inode -> line << 32 | word number
-        self.items: list = []
+        self.items: dict = {}  # word -> paths
         self.skipped: list = []
 
     def skip(self, number: int, why: str) -> None:
@@ -217,7 +216,7 @@ class _ManifestReader:
         first = self.seen.get(key)
         if first is None:
             self.seen[key] = number << 32 | index
-            self.items.append((path, word))
+            self.items.setdefault(word, []).append(path)
             return
         first_line, first_word = first >> 32, self.names[first & 0xFFFFFFFF]
         if first_word == word:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wordrec.core.confidence import error_rates
 from wordrec.core.labels import SILENCE, UNKNOWN
-from wordrec.core.metrics import report
+from wordrec.core.metrics import Tally, report
 from wordrec.core.openset import active_calibration
 from wordrec.errors import WordrecError
 from wordrec.jobs.featurise import Failure
@@ -18,6 +18,8 @@ from wordrec.jobs.recognition import (
 def words_not_in_model(models, items) -> dict:
     """``{word: n_files}`` for the labelled items whose word the model does not know."""
     known = set(models.words)
+    if hasattr(items, "counts"):  # corpus.Items: counted without a pass over the pairs
+        return {w: n for w, n in items.counts().items() if w not in known}
     missing: dict = {}
     for _, w in items:
         if w not in known:
@@ -33,23 +35,19 @@ def evaluate_corpus(models, items, progress=None, adapt=None, jobs: int = 1) -> 
     held no speech: an error) and the files that failed.  The accuracy is
     closed-set: the best word, whatever its confidence.
     """
-    paths = [p for p, _ in items]
+    paths = items.paths if hasattr(items, "paths") else [p for p, _ in items]
     if adapt is None:  # answers as they come: only what the report needs is kept of each
         answers = recognize_stream(models, paths, 1, progress, jobs=jobs)
     else:
-        answers = recognize_files(models, paths, 1, progress, adapt=adapt)
-    same = {w: w for w in (*models.words, SILENCE)}  # one string object per word, not one per answer
-    truth, predicted, names, failures = [], [], [], []
+        answers = recognize_files(models, list(paths), 1, progress, adapt=adapt)
+    tally, failures = Tally(), []
     for a, (path, w) in zip(answers, items):
         if a.failure is not None:
             failures.append(a.failure)
             continue
-        best = SILENCE if a.silent else a.ranked.best
-        truth.append(w)
-        predicted.append(same.get(best, best))
-        names.append(path)
-    labels = list(models.words) + sorted(set(truth) - set(models.words)) + ([SILENCE] if SILENCE in predicted else [])
-    rep = report(truth, predicted, labels, names)
+        tally.add(w, SILENCE if a.silent else a.ranked.best, path)
+    silence = [SILENCE] if SILENCE in tally.predictions else []
+    rep = tally.report(list(models.words) + sorted(tally.truths - set(models.words)) + silence)
     rep["n_failed"] = len(failures)
     return rep, failures
 

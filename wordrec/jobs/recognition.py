@@ -16,7 +16,7 @@ from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.openset import confidences, threshold_of
 from wordrec.core.score import prepared, rank, score
 from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
-from wordrec.jobs.parallel import ordered_iter
+from wordrec.jobs.parallel import Lazy, ordered_iter
 
 
 @dataclass(frozen=True)
@@ -137,13 +137,14 @@ def recognize_stream(models, paths, nbest: int | None = None, progress=None, thr
     that memory stays bounded however many files there are; ``progress``
     is called with the number of files after each block.
     """
-    paths = list(paths)
-    blocks = [(paths[a : a + BLOCK_FILES], nbest, threshold, reject, new_voices)
-              for a in range(0, len(paths), BLOCK_FILES)]
+    if not (hasattr(paths, "__len__") and hasattr(paths, "__getitem__")):
+        paths = list(paths)
+    blocks = Lazy(-(-len(paths) // BLOCK_FILES),
+                  lambda k: (list(paths[k * BLOCK_FILES : (k + 1) * BLOCK_FILES]), nbest, threshold, reject, new_voices))
     try:
-        for block, answers in zip(blocks, ordered_iter(_recognize_block, blocks, jobs, _set_models, (models,))):
+        for answers in ordered_iter(_recognize_block, blocks, jobs, _set_models, (models,)):
             if progress:
-                progress(len(block[0]))
+                progress(len(answers))
             yield from answers
     finally:
         _STATE.clear()
