@@ -11,6 +11,7 @@ import numpy as np
 
 from wordrec.errors import WordrecError
 from wordrec.io import audio
+from wordrec.io.items import Paths
 from wordrec.jobs.events import QUIET, Events
 
 #: What a recording may be: samples in memory, or the path of an audio file.
@@ -97,6 +98,8 @@ def recordings_of(recordings, sample_rate=None) -> list:
     """
     if isinstance(recordings, (np.ndarray, str, Path)):
         raise WordrecError("recordings must be a sequence (a list of arrays or paths), not a single recording")
+    if isinstance(recordings, Paths):  # files found by corpus.expand: paths all, kept compact
+        return recordings
     items = list(recordings)
     if sample_rate is None or np.ndim(sample_rate) == 0:
         rates = [sample_rate] * len(items)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wordrec.core.labels import word_problem
 from wordrec.errors import WordrecError
-from wordrec.io.items import Items
+from wordrec.io.items import Items, Paths, give_back_freed_memory
 
 #: File name endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = frozenset(
@@ -250,23 +250,34 @@ def load(path) -> Corpus:
         corpus = from_manifest(root)
     if not corpus.items:
         raise WordrecError(f"{path}: no recordings found")
+    give_back_freed_memory()  # what reading a large corpus used and freed
     return corpus
 
 
-def expand(paths) -> tuple[list[str], list[tuple[str, str]]]:
+def expand(paths) -> tuple[Paths, list[tuple[str, str]]]:
     """Expand files and folders given on a command line into audio files.
 
     Folders are searched recursively for audio file names; files named
     explicitly are kept whatever their name (reading them tells).  A folder
     with no audio file in it is kept as itself, so that reading it reports
-    the problem instead of the folder passing unnoticed.
+    the problem instead of the folder passing unnoticed.  The files come as
+    a sequence of str held compactly (:class:`wordrec.io.items.Paths`): a
+    folder of a million files is about the bytes of their paths.
     """
-    files: list[str] = []
+    parts, pending = [], []
     skipped: list = []
+
+    def flush():
+        parts.append(Items.of((f, "") for f in pending))
+        pending.clear()
+
     for p in map(str, paths):
         if is_folder(p):
             found = list_audio(p, skipped)
-            files.extend(found or [str(Path(p))])
+            pending.extend(found or [str(Path(p))])
         else:
-            files.append(str(Path(p)))
-    return files, skipped
+            pending.append(str(Path(p)))
+        if len(pending) >= 1 << 16:
+            flush()
+    flush()
+    return Items.concat(parts).paths, skipped

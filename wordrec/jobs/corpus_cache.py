@@ -2,8 +2,11 @@
 
 :func:`features_by_word` here is :func:`wordrec.jobs.featurise.features_by_word`
 with the features written to shards (:mod:`wordrec.jobs.store`) by the
-worker that made them; the parent gets :class:`~wordrec.jobs.store.Ref`
-objects, so its memory does not grow with the features of the corpus.
+worker that made them; the parent gets each word's
+:class:`~wordrec.jobs.store.Refs` (four numbers a recording), so its memory
+does not grow with the features of the corpus.  Tasks are made as the pool
+hands them out (:class:`wordrec.jobs.parallel.Lazy`): a chunk's paths exist
+only while it is in flight.
 """
 
 from __future__ import annotations
@@ -139,7 +142,10 @@ def headers(items, rate: int | None = None, jobs: int = 1) -> tuple[int, object,
         if ok:
             rates.append(r)
     index = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-    usable = items.take(index) if hasattr(items, "take") else [items[i] for i in index]
+    if len(index) == n:  # all readable (the usual case): the same sequence, not a copy of it
+        usable = items
+    else:
+        usable = items.take(index) if hasattr(items, "take") else [items[i] for i in index]
     if rate is None:
         rate = min(rates) if rates else check_headers([], None)[0]
     return int(rate), usable, failures

@@ -68,6 +68,9 @@ def ordered_iter(fn, tasks, jobs: int = 1, setup=None, setup_args=()):
         return
     import multiprocessing
 
+    from wordrec.io.items import give_back_freed_memory
+
+    give_back_freed_memory()  # not inherited by the workers
     pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_worker_start, initargs=(setup, setup_args))
     try:
         for out in pool.imap(fn, tasks):

@@ -5,12 +5,14 @@ in the parent process for the whole run, and send each word's to a worker
 in one piece.  Instead the featurising workers write each chunk's features
 to a shard (``shard_NNNNNN.npy``: the chunk's recordings' frames end to
 end, float32, written with ``numpy.save``; never a pickle), and the parent
-keeps only a :class:`Ref` per recording: shard, first row, frames.  A
-``Ref`` stands in for the array wherever the training code takes one: its
-``len`` is its frames, and numpy reads it from the shard when it needs the
-numbers (``__array__``), so a word's recordings go to a worker as a list
-of references and are read there, a chunk at a time when the word is large
-(:data:`wordrec.core.train.EM_CHUNK_FRAMES`).  float32 keeps 7 digits:
+keeps only four numbers per recording: shard, first row, frames and
+spectral variation, in the arrays of a :class:`Refs` per word.  Its items
+are :class:`Ref` objects, which stand in for the array wherever the
+training code takes one: its ``len`` is its frames, and numpy reads it from
+the shard when it needs the numbers (``__array__``).  A word's ``Refs``
+goes to a worker as its arrays and is read there, a chunk at a time when
+the word is large (:data:`wordrec.core.train.EM_CHUNK_FRAMES`), a run of
+neighbouring recordings in one read.  float32 keeps 7 digits:
 plenty for features (the front end itself is not more exact), and half
 the disk and memory traffic.
 """
@@ -48,6 +50,16 @@ def _shard(path: str):
     return hit
 
 
+def _rows(path: str, row: int, n_frames: int) -> np.ndarray:
+    """Rows ``row`` to ``row + n_frames`` of a shard, as float64."""
+    fd, start, n_features, dtype = _shard(path)
+    size = n_frames * n_features * dtype.itemsize
+    raw = os.pread(fd, size, start + row * n_features * dtype.itemsize)
+    if len(raw) != size:
+        raise OSError(f"{path}: feature cache truncated")
+    return np.frombuffer(raw, dtype=dtype).reshape(n_frames, n_features).astype(float)
+
+
 class Ref:
     """One recording's features in a shard: ``len()`` frames; an ndarray ``(n_frames, n_features)`` on demand.
 
@@ -72,12 +84,7 @@ class Ref:
 
     def load(self) -> np.ndarray:
         """The features, float64: ``(n_frames, n_features)``."""
-        fd, start, n_features, dtype = _shard(self.path)
-        size = self.n_frames * n_features * dtype.itemsize
-        raw = os.pread(fd, size, start + self.row * n_features * dtype.itemsize)
-        if len(raw) != size:
-            raise OSError(f"{self.path}: feature cache truncated")
-        return np.frombuffer(raw, dtype=dtype).reshape(self.n_frames, n_features).astype(float)
+        return _rows(self.path, self.row, self.n_frames)
 
     def __array__(self, dtype=None, copy=None):
         a = self.load()
@@ -102,7 +109,7 @@ class Ref:
 
 def shard_path(folder: str, number: int) -> str:
     """Where shard ``number`` of ``folder`` is."""
-    return str(Path(folder) / f"shard_{number:06d}.npy")
+    return os.path.join(folder, f"shard_{number:06d}.npy")
 
 
 class Refs:
@@ -165,8 +172,24 @@ class Refs:
         return list(self) + list(other)
 
     def load(self, index) -> list[np.ndarray]:
-        """The features (float64) of the recordings at ``index``, as :class:`Ref.load` reads them."""
-        return [self[int(i)].load() for i in index]
+        """The features (float64) of the recordings at ``index``, as :class:`Ref.load` reads them.
+
+        Recordings that follow each other in a shard (with at most a
+        recording's worth of rows between them: a noisy copy) are read in
+        one piece and handed out as views of it.
+        """
+        index = np.asarray(index, dtype=np.int64)
+        if not len(index):
+            return []
+        shard, row, n = self.shard[index], self.row[index], self.lengths[index]
+        gap = row[1:] - (row[:-1] + n[:-1])
+        cut = np.flatnonzero((shard[1:] != shard[:-1]) | (gap < 0) | (gap > n[1:])) + 1
+        out = []
+        for a, b in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(index)]]).tolist()):
+            first = int(row[a])
+            block = _rows(shard_path(self.folder, int(shard[a])), first, int(row[b - 1] + n[b - 1]) - first)
+            out.extend(block[r - first : r - first + k] for r, k in zip(row[a:b].tolist(), n[a:b].tolist()))
+        return out
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Refs) and self.folder == other.folder and all(
@@ -258,7 +281,8 @@ def moment_chunks(seqs, block_frames: int = MOMENT_FRAMES) -> list:
 
 def chunk_sums(seqs) -> tuple[np.ndarray, np.ndarray, int]:
     """The per-dimension sum and sum of squares of the frames of ``seqs`` (read as float64), and their count."""
-    X = np.concatenate([np.asarray(s, dtype=float) for s in seqs], axis=0)
+    arrays = seqs.load(range(len(seqs))) if isinstance(seqs, Refs) else [np.asarray(s, dtype=float) for s in seqs]
+    X = np.concatenate(arrays, axis=0)
     return X.sum(axis=0), np.einsum("ij,ij->j", X, X), len(X)
 
 
