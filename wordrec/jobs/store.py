@@ -50,14 +50,19 @@ def _shard(path: str):
     return hit
 
 
-def _rows(path: str, row: int, n_frames: int) -> np.ndarray:
-    """Rows ``row`` to ``row + n_frames`` of a shard, as float64."""
+def _stored_rows(path: str, row: int, n_frames: int) -> np.ndarray:
+    """Rows ``row`` to ``row + n_frames`` of a shard, as stored (float32, read-only)."""
     fd, start, n_features, dtype = _shard(path)
     size = n_frames * n_features * dtype.itemsize
     raw = os.pread(fd, size, start + row * n_features * dtype.itemsize)
     if len(raw) != size:
         raise OSError(f"{path}: feature cache truncated")
-    return np.frombuffer(raw, dtype=dtype).reshape(n_frames, n_features).astype(float)
+    return np.frombuffer(raw, dtype=dtype).reshape(n_frames, n_features)
+
+
+def _rows(path: str, row: int, n_frames: int) -> np.ndarray:
+    """Rows ``row`` to ``row + n_frames`` of a shard, as float64."""
+    return _stored_rows(path, row, n_frames).astype(float)
 
 
 class Ref:
@@ -176,7 +181,7 @@ class Refs:
 
         Recordings that follow each other in a shard (with at most a
         recording's worth of rows between them: a noisy copy) are read in
-        one piece and handed out as views of it.
+        one system call; only their own rows are converted.
         """
         index = np.asarray(index, dtype=np.int64)
         if not len(index):
@@ -187,8 +192,9 @@ class Refs:
         out = []
         for a, b in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(index)]]).tolist()):
             first = int(row[a])
-            block = _rows(shard_path(self.folder, int(shard[a])), first, int(row[b - 1] + n[b - 1]) - first)
-            out.extend(block[r - first : r - first + k] for r, k in zip(row[a:b].tolist(), n[a:b].tolist()))
+            block = _stored_rows(shard_path(self.folder, int(shard[a])), first, int(row[b - 1] + n[b - 1]) - first)
+            for r, k in zip(row[a:b].tolist(), n[a:b].tolist()):
+                out.append(block[r - first : r - first + k].astype(float))
         return out
 
     def __eq__(self, other) -> bool:
