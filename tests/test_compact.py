@@ -225,3 +225,33 @@ def test_files_from_the_command_line_come_compact_and_in_order(tmp_path):
     assert recordings_of(files) is files and skipped == []
     empty, _ = corpus.expand([])
     assert len(empty) == 0 and not empty
+
+
+def test_freed_memory_is_handed_back_through_malloc_trim_and_quietly_skipped_without_it(monkeypatch):
+    import ctypes
+
+    from wordrec.io.items import give_back_freed_memory
+
+    calls = []
+
+    class Glibc:
+        def __init__(self, name):
+            calls.append(name)
+
+        def malloc_trim(self, pad):
+            calls.append(pad)
+            return 1
+
+    class NoTrim:  # a C library without malloc_trim (macOS, musl)
+        def __init__(self, name):
+            pass
+
+    def missing(name):
+        raise OSError("no C library")
+
+    monkeypatch.setattr(ctypes, "CDLL", Glibc)
+    give_back_freed_memory()
+    assert calls == [None, 0]  # the process's own C library, all free memory
+    for fake in (NoTrim, missing):
+        monkeypatch.setattr(ctypes, "CDLL", fake)
+        assert give_back_freed_memory() is None
