@@ -63,7 +63,7 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
     left out, the same failures, in the same order), with each word's
     recordings (and noisy copies) as :class:`~wordrec.jobs.store.Refs`
     instead of feature arrays.  ``items`` is a sequence (a list, or
-    :class:`wordrec.io.corpus.Items`), sliced a shard's worth at a time.
+    :class:`wordrec.io.items.Items`), sliced a shard's worth at a time.
     """
     n = len(items)
 
@@ -104,6 +104,8 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
     for word in sorted(wanted - set(by_word)):
         failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
     return by_word, failures, copies
+
+
 def _refs(folder: str, chunks) -> Refs:
     """One :class:`Refs` of chunks of (shard, row, frames, variation) arrays."""
     return Refs(folder, *(np.concatenate(column) for column in zip(*chunks)))
@@ -128,7 +130,7 @@ def headers(items, rate: int | None = None, jobs: int = 1) -> tuple[int, object,
     """:func:`wordrec.jobs.featurise.check_headers` in ``jobs`` worker processes (chunks of ``HEADER_FILES``).
 
     ``items`` is a sequence of ``(path, word)``; the readable ones are
-    returned as the same kind of sequence (:class:`wordrec.io.corpus.Items`
+    returned as the same kind of sequence (:class:`wordrec.io.items.Items`
     stays one).
     """
     items = items if hasattr(items, "__len__") else list(items)

@@ -122,7 +122,7 @@ class Refs:
 
     A sequence of :class:`Ref` (an item is made when asked for), which
     slices and indexes (a slice, a step or an index array gives a
-    :class:`Refs`) and pickles as its arrays: about 24 bytes a recording,
+    :class:`Refs`) and pickles as its arrays: 28 bytes a recording,
     against some 150 for a list of Ref objects.  :func:`wordrec.core.train.fit_word`
     reads it as a source (``lengths``, ``load``).
 
