@@ -115,7 +115,7 @@ def test_refs_index_slice_join_and_load_as_the_refs_they_hold(tmp_path, rng):
     assert same(many, refs) and same([many[-1]], [refs[-1]])
     for key in (slice(3, 25), slice(None, None, 4), slice(10, 2), np.array([29, 0, 5])):
         assert isinstance(many[key], Refs) and same(many[key], np.array(refs, dtype=object)[key])
-    assert same(Refs.concat([many[:5], many[25:]]), refs[:5] + refs[25:]) and same(many[:3] + many[3:], refs)
+    assert same(Refs.concat([many[:5], many[25:]]), refs[:5] + refs[25:]) and same(Refs.concat([many[:3], many[3:]]), refs)
     assert isinstance(joined([many[:4], [], many[4:]]), Refs) and same(joined([many[:4], many[4:]]), refs)
     assert isinstance(joined([many[:4], arrays[:2]]), list)
     assert np.array_equal(lengths_of(many), [len(a) for a in arrays]) and np.array_equal(lengths_of(refs), lengths_of(many))

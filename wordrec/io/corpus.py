@@ -115,9 +115,14 @@ def list_audio(folder, skipped: list) -> list[str]:
     return found
 
 
+def _word_items(word: str, paths) -> Items:
+    """Items of one word's paths, sorted."""
+    return Items.of((p, word) for p in sorted(paths))
+
+
 def _sorted_items(by_word: dict) -> Items:
     """Items of ``{word: [path, ...]}``, sorted by word, then path."""
-    return Items.concat(Items.of((p, w) for p in sorted(by_word[w])) for w in sorted(by_word))
+    return Items.concat(_word_items(w, by_word[w]) for w in sorted(by_word))
 
 
 def from_folder(root: Path) -> Corpus:
@@ -147,7 +152,7 @@ def from_folder(root: Path) -> Corpus:
         if not files:
             skipped.append((d, "word folder holds no audio files (word skipped)"))
         else:  # encoded at once: a word's paths as str are all that is held at a time
-            items[word] = Items.of((p, word) for p in sorted(files))
+            items[word] = _word_items(word, files)
     return Corpus(Items.concat(items[w] for w in sorted(items)), tuple(skipped))
 
 
@@ -165,7 +170,7 @@ def from_manifest(manifest: Path) -> Corpus:
     missing files and duplicates (the same file named twice, by any path)
     are skipped and reported as ``file:line``.  Paths are kept as str (a
     million of them as Path objects would take about 700 MB), and what is
-    kept per line while reading is two ints.
+    kept per line while reading is its path and two ints.
     """
     reader = _ManifestReader(manifest)
     try:

@@ -114,10 +114,6 @@ class Items:
         return {w: int(n[i]) for w, i in sorted((w, i) for i, w in enumerate(self._names)) if n[i]}
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, Items):
-            return (self._names == other._names and np.array_equal(self._blob, other._blob)
-                    and np.array_equal(self._ends, other._ends) and np.array_equal(self._codes, other._codes)) \
-                or tuple(self) == tuple(other)
         try:
             return len(other) == len(self) and tuple(self) == tuple(other)
         except TypeError:

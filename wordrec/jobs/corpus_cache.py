@@ -19,6 +19,7 @@ from wordrec.jobs.featurise import (
     Failure,
     _extract_chunk,
     check_headers,
+    left_out,
     min_training_frames,
     too_short_to_train,
 )
@@ -85,9 +86,8 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
         done(k)
         part = items[k * SHARD_FILES : (k + 1) * SHARD_FILES]
         ok = [j for j in range(len(part)) if j not in failed]
-        short = {ok[i] for i in np.flatnonzero(sizes < least)}
-        for j in sorted(set(failed) | short):  # in item order, as the plain features_by_word
-            failures.append(failed[j] if j in failed else too_short_to_train(part[j][0], sizes[ok.index(j)], cfg))
+        short = {ok[i]: too_short_to_train(part[ok[i]][0], sizes[i], cfg) for i in np.flatnonzero(sizes < least)}
+        failures += [failed.get(j) or short[j] for j in sorted({*failed, *short})]  # in item order, as featurise's
         labels = np.array([part[j][1] for j in ok], dtype=object)
         keep = sizes >= least
         for word in dict.fromkeys(labels[keep]):
@@ -100,10 +100,7 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
                                                    np.full(int(copied.sum()), np.nan)))
     by_word = {w: _refs(folder, chunks) for w, chunks in clean.items()}
     copies = {w: _refs(folder, chunks) for w, chunks in noisy.items()}
-    wanted = set(words) if words is not None else _words_of(items)
-    for word in sorted(wanted - set(by_word)):
-        failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
-    return by_word, failures, copies
+    return by_word, failures + left_out(words if words is not None else _words_of(items), by_word), copies
 
 
 def _refs(folder: str, chunks) -> Refs:

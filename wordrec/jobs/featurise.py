@@ -212,9 +212,12 @@ def group_by_word(items, feats, cfg: FeatureConfig, words=None) -> tuple[dict, l
         if copy is not None:
             copies.setdefault(word, []).append(copy)
     wanted = set(words) if words is not None else {w for _, w in items}
-    for word in sorted(wanted - set(by_word)):
-        failures.append(Failure(word, f"word {word!r}: no usable recordings (word left out)"))
-    return by_word, failures, copies
+    return by_word, failures + left_out(wanted, by_word), copies
+
+
+def left_out(words, by_word: dict) -> list[Failure]:
+    """A failure for each of ``words`` (sorted) that ``by_word`` has no recording of."""
+    return [Failure(w, f"word {w!r}: no usable recordings (word left out)") for w in sorted(set(words) - set(by_word))]
 
 
 def min_training_frames(cfg: FeatureConfig) -> int:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wordrec.core.baumwelch import em_chunks
+
 #: Open shards of this process, most recently used last: path -> (file
 #: descriptor, where the data start, features, dtype).  Reads are
 #: positional (``os.pread``), so that worker processes that inherit the
@@ -146,16 +148,15 @@ class Refs:
                           else np.asarray(variation, dtype=float))
 
     @classmethod
-    def concat(cls, parts, folder: str | None = None) -> "Refs":
-        """The recordings of ``parts`` (each a Refs) end to end."""
+    def concat(cls, parts) -> "Refs":
+        """The recordings of ``parts`` (each a Refs, all of one folder) end to end."""
         parts = list(parts)
-        folder = parts[0].folder if parts else folder
-        if any(p.folder != folder for p in parts):
-            raise ValueError("Refs.concat: recordings of different folders")
         if not parts:
-            return cls(folder or "", [], [], [])
-        return cls(folder, *(np.concatenate([getattr(p, a) for p in parts])
-                             for a in ("shard", "row", "lengths", "variation")))
+            return cls("", [], [], [])
+        if any(p.folder != parts[0].folder for p in parts):
+            raise ValueError("Refs.concat: recordings of different folders")
+        return cls(parts[0].folder, *(np.concatenate([getattr(p, a) for p in parts])
+                                      for a in ("shard", "row", "lengths", "variation")))
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -170,11 +171,6 @@ class Refs:
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
-
-    def __add__(self, other):
-        if isinstance(other, Refs):
-            return Refs.concat([self, other])
-        return list(self) + list(other)
 
     def load(self, index) -> list[np.ndarray]:
         """The features (float64) of the recordings at ``index``, as :class:`Ref.load` reads them.
@@ -272,17 +268,9 @@ def joined(parts):
 
 def moment_chunks(seqs, block_frames: int = MOMENT_FRAMES) -> list:
     """``seqs`` cut, in order, into runs of at most ``block_frames`` frames (a longer recording is a run alone),
-    as slices of ``seqs``."""
+    as slices of ``seqs``: the rule of :func:`wordrec.core.baumwelch.em_chunks`."""
     lengths = lengths_of(seqs)
-    chunks, start, frames = [], 0, 0
-    for i, n in enumerate(lengths.tolist()):
-        if i > start and frames + n > block_frames:
-            chunks.append(seqs[start:i])
-            start, frames = i, 0
-        frames += n
-    if start < len(lengths):
-        chunks.append(seqs[start:])
-    return chunks
+    return [seqs[int(c[0]) : int(c[-1]) + 1] for c in em_chunks(lengths, np.arange(len(lengths)), block_frames)]
 
 
 def chunk_sums(seqs) -> tuple[np.ndarray, np.ndarray, int]:
