@@ -77,7 +77,7 @@ def test_the_cached_features_are_the_plain_ones_with_the_same_failures_in_order(
     from wordrec.core.features import FeatureConfig
     from wordrec.io import corpus
     from wordrec.jobs import corpus_cache, featurise
-    from wordrec.jobs.store import Refs
+    from wordrec.jobs.refs_file import RefsOnDisk
 
     found = corpus.load(_hostile_corpus(tmp_path / "data"))
     cfg = FeatureConfig.for_rate(8000)
@@ -90,7 +90,7 @@ def test_the_cached_features_are_the_plain_ones_with_the_same_failures_in_order(
         assert any("broken.wav" in f.message for f in cached[1]) and any("too short" in f.message for f in cached[1])
         assert any("'empty'" in f.message for f in cached[1])
         for got, want in ((cached[0], plain[0]), (cached[2], plain[2])):
-            assert list(got) == list(want) and all(isinstance(v, Refs) for v in got.values())
+            assert list(got) == list(want) and all(isinstance(v, RefsOnDisk) for v in got.values())
             for w in want:
                 assert len(got[w]) == len(want[w])
                 for r, a in zip(got[w], want[w]):
@@ -255,3 +255,33 @@ def test_freed_memory_is_handed_back_through_malloc_trim_and_quietly_skipped_wit
     for fake in (NoTrim, missing):
         monkeypatch.setattr(ctypes, "CDLL", fake)
         assert give_back_freed_memory() is None
+
+
+def _rss_kb() -> int:
+    from pathlib import Path
+
+    return next(int(line.split()[1]) for line in Path("/proc/self/smaps_rollup").read_text().splitlines()
+                if line.startswith("Rss:"))
+
+
+def test_spilled_items_are_the_same_pairs_and_let_go_of_their_pages(tmp_path):
+    import os
+
+    pairs = [(f"/data/words/w{k % 7}/recording_{k:07d}_{'x' * 60}.wav", f"w{k % 7}") for k in range(100_000)]
+    items = Items.of(pairs)
+    plain = pickle.dumps(items)
+    assert items.spill(str(tmp_path)) is items and items.spill() is items  # a second spill changes nothing
+    assert os.listdir(tmp_path) == []  # the file has no name: nothing is left behind
+    assert items == pairs and list(items[500:700]) == pairs[500:700] and list(items.take([9, 3])) == [pairs[9], pairs[3]]
+    assert pickle.dumps(items) == plain and items.counts() == Items.of(pairs).counts()
+    if not os.path.exists("/proc/self/smaps_rollup"):
+        pytest.skip("no /proc/self/smaps_rollup to see the pages")
+    items.release()
+    before = _rss_kb()
+    assert sum(len(p) for p, _ in items) > 0  # every page read
+    read = _rss_kb()
+    items.release()
+    assert read - _rss_kb() > 0.5 * items._blob.nbytes / 1024, "the pages read are let go of"
+    assert items[99_999] == pairs[99_999]  # and read back from the file when needed
+    assert read - before > 0.5 * items._blob.nbytes / 1024
+    assert list(Items.of([]).spill()) == []

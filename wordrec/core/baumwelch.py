@@ -128,15 +128,23 @@ class InMemory:
 
 def em_chunks(lengths: np.ndarray, index: np.ndarray, max_frames: int) -> list[np.ndarray]:
     """``index`` cut, in order, into runs of at most ``max_frames`` frames (one recording at least)."""
-    out, start, frames = [], 0, 0
-    for k, i in enumerate(index):
-        if k > start and frames + lengths[i] > max_frames:
-            out.append(index[start:k])
-            start, frames = k, 0
-        frames += int(lengths[i])
-    if start < len(index):
-        out.append(index[start:])
-    return out
+    index = np.asarray(index)
+    return [index[a:b] for a, b in em_runs([np.asarray(lengths)[index]], max_frames)]
+
+
+def em_runs(length_blocks, max_frames: int):
+    """``(start, stop)`` of each run :func:`em_chunks` makes, for lengths given a block at a time
+    (so that a long list of recordings need not be held to be cut)."""
+    start = frames = k = 0
+    for lengths in length_blocks:
+        for n in np.asarray(lengths).tolist():
+            if k > start and frames + n > max_frames:
+                yield start, k
+                start, frames = k, 0
+            frames += n
+            k += 1
+    if start < k:
+        yield start, k
 
 
 def batches_of(source, chunks):

@@ -10,7 +10,9 @@ they are made.
 
 from __future__ import annotations
 
+import mmap
 import os
+import tempfile
 
 import numpy as np
 
@@ -25,13 +27,45 @@ class Items:
     arrays.  Equal to any sequence of the same pairs.
     """
 
-    __slots__ = ("_blob", "_ends", "_codes", "_names")
+    __slots__ = ("_blob", "_ends", "_codes", "_names", "_map")
 
     def __init__(self, blob, ends, codes, names):
         self._blob = np.asarray(blob, dtype=np.uint8)
         self._ends = np.asarray(ends, dtype=np.int64)
         self._codes = np.asarray(codes, dtype=np.int32)
         self._names = tuple(names)
+        self._map = None
+
+    def __reduce__(self):
+        return Items, (self._blob, self._ends, self._codes, self._names)
+
+    def spill(self, folder: str | None = None) -> "Items":
+        """Hold the arrays in a nameless temporary file mapped into memory instead (in place; the same pairs).
+
+        Their pages are then the system's file cache, not this process's
+        memory: :meth:`release` lets go of the ones read so far, and they
+        are read back from the file when next needed.  So a run that walks
+        a large corpus holds it without growing with it.  ``folder``:
+        where the file is made (default ``$TMPDIR``).  Returns self.
+        """
+        if self._map is not None or not len(self):
+            return self
+        arrays = (self._blob, self._ends, self._codes)
+        with tempfile.TemporaryFile(dir=folder) as f:
+            at = []
+            for a in arrays:
+                f.write(b"\0" * (-f.tell() % 8))  # each array starts 8-byte aligned
+                at.append(f.tell())
+                a.tofile(f)
+            f.flush()
+            self._map = mmap.mmap(f.fileno(), f.tell(), access=mmap.ACCESS_READ)  # outlives the file's name
+        self._blob, self._ends, self._codes = (np.frombuffer(self._map, a.dtype, len(a), o) for a, o in zip(arrays, at))
+        return self
+
+    def release(self) -> None:
+        """Let go of the pages of a :meth:`spill`-ed Items read so far (they stay in the file); else nothing."""
+        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
 
     @classmethod
     def of(cls, pairs) -> "Items":

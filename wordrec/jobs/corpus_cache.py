@@ -1,10 +1,11 @@
-"""Featurise a training corpus into a feature cache on disk: what training holds is a reference per recording.
+"""Featurise a training corpus into a feature cache on disk: what training holds is a few numbers a word.
 
 :func:`features_by_word` here is :func:`wordrec.jobs.featurise.features_by_word`
 with the features written to shards (:mod:`wordrec.jobs.store`) by the
-worker that made them; the parent gets each word's
-:class:`~wordrec.jobs.store.Refs` (four numbers a recording), so its memory
-does not grow with the features of the corpus.  Tasks are made as the pool
+worker that made them; the parent writes each word's references (four
+numbers a recording) to a file beside them and gets the word as a
+:class:`~wordrec.jobs.refs_file.RefsOnDisk`, so its memory grows neither
+with the features of the corpus nor with the number of its recordings.  Tasks are made as the pool
 hands them out (:class:`wordrec.jobs.parallel.Lazy`): a chunk's paths exist
 only while it is in flight.
 """
@@ -24,7 +25,8 @@ from wordrec.jobs.featurise import (
     too_short_to_train,
 )
 from wordrec.jobs.parallel import Lazy, ordered_iter
-from wordrec.jobs.store import Refs, write_shard
+from wordrec.jobs.refs_file import RefsWriter
+from wordrec.jobs.store import write_shard
 
 #: Recordings per shard.  Fixed (not a share of the workers), so that the
 #: shards, and everything read from them, are the same for any -j.
@@ -62,7 +64,7 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
 
     As :func:`wordrec.jobs.featurise.features_by_word` (the same recordings
     left out, the same failures, in the same order), with each word's
-    recordings (and noisy copies) as :class:`~wordrec.jobs.store.Refs`
+    recordings (and noisy copies) as :class:`~wordrec.jobs.refs_file.RefsOnDisk`
     instead of feature arrays.  ``items`` is a sequence (a list, or
     :class:`wordrec.io.items.Items`), sliced a shard's worth at a time.
     """
@@ -77,10 +79,10 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
     def done(k: int) -> None:
         if progress:
             progress(min(SHARD_FILES, n - k * SHARD_FILES))
+        _let_go(items, k, 512)
 
     least = min_training_frames(cfg)
-    clean: dict = {}  # word -> arrays (shard, row, frames, variation) of chunks of its recordings
-    noisy: dict = {}  # the same for the noisy copies
+    refs = RefsWriter(folder)  # each word's references go to a file as they come, not into memory
     failures = []
     for k, (failed, rows, sizes, variation, copy_row) in enumerate(ordered_iter(_extract_and_store, tasks, jobs)):
         done(k)
@@ -92,20 +94,19 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
         keep = sizes >= least
         for word in dict.fromkeys(labels[keep]):
             mine = keep & (labels == word)
-            shard = np.full(int(mine.sum()), k)
-            clean.setdefault(word, []).append((shard, rows[mine], sizes[mine], variation[mine]))
+            refs.add(word, k, rows[mine], sizes[mine], variation[mine])
             copied = mine & (copy_row >= 0)
             if copied.any():
-                noisy.setdefault(word, []).append((np.full(int(copied.sum()), k), copy_row[copied], sizes[copied],
-                                                   np.full(int(copied.sum()), np.nan)))
-    by_word = {w: _refs(folder, chunks) for w, chunks in clean.items()}
-    copies = {w: _refs(folder, chunks) for w, chunks in noisy.items()}
+                refs.add(word, k, copy_row[copied], sizes[copied], np.nan, copies=True)
+    by_word, copies = refs.finish()
     return by_word, failures + left_out(words if words is not None else _words_of(items), by_word), copies
 
 
-def _refs(folder: str, chunks) -> Refs:
-    """One :class:`Refs` of chunks of (shard, row, frames, variation) arrays."""
-    return Refs(folder, *(np.concatenate(column) for column in zip(*chunks)))
+def _let_go(items, k: int, every: int) -> None:
+    """Every ``every`` tasks, let go of the pages of spilled Items read so far
+    (:meth:`wordrec.io.items.Items.release`), so that walking a corpus does not hold it."""
+    if k % every == every - 1 and hasattr(items, "release"):
+        items.release()
 
 
 def _words_of(items) -> set:
@@ -136,6 +137,7 @@ def headers(items, rate: int | None = None, jobs: int = 1) -> tuple[int, object,
                  lambda k: ([p for p, _ in items[k * HEADER_FILES : (k + 1) * HEADER_FILES]], rate))
     found, failures, rates = [], [], []
     for k, (r, ok, bad) in enumerate(ordered_iter(_headers, tasks, jobs)):
+        _let_go(items, k, 64)
         found.append(k * HEADER_FILES + np.array([j for _, j in ok], dtype=np.int64))
         failures += bad
         if ok:

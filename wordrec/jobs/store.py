@@ -4,13 +4,14 @@ Training a large corpus used to hold every recording's features (float64)
 in the parent process for the whole run, and send each word's to a worker
 in one piece.  Instead the featurising workers write each chunk's features
 to a shard (``shard_NNNNNN.npy``: the chunk's recordings' frames end to
-end, float32, written with ``numpy.save``; never a pickle), and the parent
-keeps only four numbers per recording: shard, first row, frames and
-spectral variation, in the arrays of a :class:`Refs` per word.  Its items
+end, float32, written with ``numpy.save``; never a pickle).  A recording is
+four numbers: shard, first row, frames and spectral variation, held for
+many recordings in the arrays of a :class:`Refs` (and, while training, in
+a file per word: :mod:`wordrec.jobs.refs_file`).  A ``Refs``'s items
 are :class:`Ref` objects, which stand in for the array wherever the
 training code takes one: its ``len`` is its frames, and numpy reads it from
 the shard when it needs the numbers (``__array__``).  A word's ``Refs``
-goes to a worker as its arrays and is read there, a chunk at a time when
+is read in the worker that trains it, a chunk at a time when
 the word is large (:data:`wordrec.core.train.EM_CHUNK_FRAMES`), a run of
 neighbouring recordings in one read.  float32 keeps 7 digits:
 plenty for features (the front end itself is not more exact), and half
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wordrec.core.baumwelch import em_chunks
+from wordrec.core.baumwelch import em_runs
 
 #: Open shards of this process, most recently used last: path -> (file
 #: descriptor, where the data start, features, dtype).  Reads are
@@ -251,31 +252,38 @@ MOMENT_FRAMES = 1 << 16
 
 
 def lengths_of(seqs) -> np.ndarray:
-    """Frames of each recording of ``seqs`` (a :class:`Refs` knows them without a loop)."""
-    if isinstance(seqs, Refs):
-        return seqs.lengths
+    """Frames of each recording of ``seqs`` (:class:`Refs` and references on disk know them without a loop)."""
+    if hasattr(seqs, "lengths"):
+        return np.asarray(seqs.lengths)
     return np.array([len(s) for s in seqs], dtype=np.int64)
 
 
+def frames_of(seqs) -> int:
+    """All the frames of ``seqs``, without holding the lengths of references on disk."""
+    return seqs.frames() if hasattr(seqs, "frames") else int(lengths_of(seqs).sum())
+
+
 def joined(parts):
-    """The recordings of several sequences end to end: a :class:`Refs` when all are (non-empty ones
-    of one folder), else a list."""
+    """The recordings of several sequences end to end: a :class:`Refs` (or references on disk) when all are
+    of that kind (non-empty ones, of one folder), else a list."""
     parts = [p for p in parts if len(p)]
-    if parts and all(isinstance(p, Refs) for p in parts) and len({p.folder for p in parts}) == 1:
-        return parts[0] if len(parts) == 1 else Refs.concat(parts)
+    kinds = {type(p) for p in parts}
+    if len(kinds) == 1 and hasattr(parts[0], "concat") and len({p.folder for p in parts}) == 1:
+        return parts[0] if len(parts) == 1 else type(parts[0]).concat(parts)
     return [s for p in parts for s in p]
 
 
 def moment_chunks(seqs, block_frames: int = MOMENT_FRAMES) -> list:
     """``seqs`` cut, in order, into runs of at most ``block_frames`` frames (a longer recording is a run alone),
-    as slices of ``seqs``: the rule of :func:`wordrec.core.baumwelch.em_chunks`."""
-    lengths = lengths_of(seqs)
-    return [seqs[int(c[0]) : int(c[-1]) + 1] for c in em_chunks(lengths, np.arange(len(lengths)), block_frames)]
+    as slices of ``seqs``: the rule of :func:`wordrec.core.baumwelch.em_chunks`.  References on disk
+    are walked a block at a time, and their slices stay on disk."""
+    blocks = (b.lengths for b in seqs.blocks()) if hasattr(seqs, "blocks") else [lengths_of(seqs)]
+    return [seqs[a:b] for a, b in em_runs(blocks, block_frames)]
 
 
 def chunk_sums(seqs) -> tuple[np.ndarray, np.ndarray, int]:
     """The per-dimension sum and sum of squares of the frames of ``seqs`` (read as float64), and their count."""
-    arrays = seqs.load(range(len(seqs))) if isinstance(seqs, Refs) else [np.asarray(s, dtype=float) for s in seqs]
+    arrays = seqs.load(range(len(seqs))) if hasattr(seqs, "load") else [np.asarray(s, dtype=float) for s in seqs]
     X = np.concatenate(arrays, axis=0)
     return X.sum(axis=0), np.einsum("ij,ij->j", X, X), len(X)
 
@@ -297,8 +305,8 @@ def steady_floor(seqs, n_ceps: int) -> float:
     :class:`Ref` carries when every one does (worked out by the worker that wrote them), else read."""
     from wordrec.core import confidence
 
-    if isinstance(seqs, Refs):
-        variation = seqs.variation
+    if hasattr(seqs, "variation"):  # Refs, or references on disk
+        variation = np.asarray(seqs.variation)
     else:
         seqs = list(seqs)
         known = all(getattr(s, "variation", None) is not None for s in seqs)

@@ -40,13 +40,14 @@ from wordrec.jobs.corpus_cache import headers
 from wordrec.jobs.events import QUIET, Events
 from wordrec.jobs.negatives import is_negative, negative_features, take_negatives
 from wordrec.jobs.parallel import ordered_map
+from wordrec.jobs.refs_file import in_memory
 from wordrec.jobs.store import (
     MOMENT_FRAMES,
     FeatureCache,
     chunk_sums,
+    frames_of,
     from_sums,
     joined,
-    lengths_of,
     moment_chunks,
 )
 from wordrec.jobs.store import steady_floor as stored_steady_floor
@@ -54,7 +55,7 @@ from wordrec.jobs.store import steady_floor as stored_steady_floor
 
 def _fit_job(args):
     word, seqs, cfg, floor = args
-    return fit_word(word, seqs, cfg, floor)
+    return fit_word(word, in_memory(seqs), cfg, floor)  # a word's references on disk are read here, in its worker
 
 
 def fit_all(by_word: dict, features, cfg: TrainConfig, jobs: int = 1, progress=None, copies: dict | None = None) -> ModelSet:
@@ -170,8 +171,7 @@ def problem_moments(seq_lists, jobs: int = 1, block_frames: int = MOMENT_FRAMES)
 
 def _cost(seqs, cfg: TrainConfig) -> float:
     """A rough measure of a word's EM work, for scheduling only."""
-    frames = int(lengths_of(seqs).sum())
-    return float(frames) * cfg.n_states * cfg.n_mix * cfg.max_iter * len(mixture_schedule(cfg.n_mix))
+    return float(frames_of(seqs)) * cfg.n_states * cfg.n_mix * cfg.max_iter * len(mixture_schedule(cfg.n_mix))
 
 
 #: Held-out recordings scored per task in calibration.
@@ -336,13 +336,22 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
     # Before any file is read: a model the file format would refuse is not trained.
     check_planned(len(set(words)), train_cfg.n_states, train_cfg.n_mix, FeatureConfig().n_features,
                   train_cfg.topology, BACKGROUND_MIX if reject else None)
-    rate, usable, unreadable = headers(items, sample_rate, jobs)
+    rate, usable, unreadable = headers(_spilled(items, cache), sample_rate, jobs)
+    usable = _spilled(usable, cache)
     for f in unreadable:
         events.failed(f)
     feature_cfg = FeatureConfig.for_rate(rate, trim=trim)
     with FeatureCache(cache) as store:
         return _train_cached(usable, words, feature_cfg, train_cfg, store.path, reject, false_rejection,
                              speaker_warp, negatives, jobs, events, name, len(items), unreadable)
+
+
+def _spilled(items, folder: str | None):
+    """A corpus's :class:`~wordrec.io.items.Items` moved to a mapped file, the pages read so far let go
+    of (:meth:`~wordrec.io.items.Items.spill`): while the workers train, this process holds none of it."""
+    if hasattr(items, "spill"):
+        items.spill(folder).release()
+    return items
 
 
 def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_rejection, speaker_warp, negatives,
@@ -352,6 +361,7 @@ def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_r
     by_word, failures, copies = cached_features_by_word(
         usable, feature_cfg, folder, events.advance, words=words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
     )
+    _spilled(usable, folder)
     negative = take_negatives(by_word, copies, feature_cfg)
     failures = [f for f in failures if not is_negative(f.path)]  # an empty _unknown_/ leaves no word out
     if len(negatives):
