@@ -58,32 +58,41 @@ class RefsOnDisk:
     def __len__(self) -> int:
         return sum(b - a for _, a, b in self.parts)
 
-    def blocks(self, size: int | None = None):
-        """The references, ``size`` (default ``BLOCK``) at a time, as :class:`Refs`."""
-        size = size or BLOCK
+    def _spans(self, size: int | None = None):
+        """``(offset, path, start, stop)`` of each block of at most ``size`` (default ``BLOCK``) records."""
+        size, offset = size or BLOCK, 0
         for path, a, b in self.parts:
             for s in range(a, b, size):
-                r = _read(path, s, min(s + size, b))
-                yield Refs(self.folder, r["shard"], r["row"], r["lengths"], r["variation"])
+                yield offset + s - a, path, s, min(s + size, b)
+            offset += b - a
+
+    def _refs_of(self, path: str, start: int, stop: int) -> Refs:
+        r = _read(path, start, stop)
+        return Refs(self.folder, r["shard"], r["row"], r["lengths"], r["variation"])
+
+    def blocks(self, size: int | None = None):
+        """The references, ``size`` (default ``BLOCK``) at a time, as :class:`Refs`."""
+        for _, path, s, e in self._spans(size):
+            yield self._refs_of(path, s, e)
 
     def refs(self) -> Refs:
         """All the references, in memory."""
         return Refs.concat(list(self.blocks())) if self.parts else Refs(self.folder, [], [], [])
 
     def take(self, index) -> Refs:
-        """The references at ``index`` (any order, repeats allowed), reading a block at a time."""
+        """The references at ``index`` (any order, repeats allowed), reading only the blocks they are in."""
         index = np.asarray(index, dtype=np.int64)
         index = np.where(index < 0, index + len(self), index)
         if len(index) and (index.min() < 0 or index.max() >= len(self)):
             raise IndexError("recording index out of range")
         order = np.argsort(index, kind="stable")
-        picked, offset = [], 0
-        for block in self.blocks():
-            lo, hi = np.searchsorted(index[order], [offset, offset + len(block)])
-            picked.append(block[index[order[lo:hi]] - offset])
-            offset += len(block)
-        got = Refs.concat(picked) if picked else Refs(self.folder, [], [], [])
-        return got[np.argsort(order, kind="stable")]
+        wanted = index[order]
+        picked = [Refs(self.folder, [], [], [])]
+        for offset, path, s, e in self._spans():
+            lo, hi = np.searchsorted(wanted, [offset, offset + e - s])
+            if hi > lo:
+                picked.append(self._refs_of(path, s, e)[wanted[lo:hi] - offset])
+        return Refs.concat(picked)[np.argsort(order, kind="stable")]
 
     def __getitem__(self, key):
         if isinstance(key, slice) and key.step in (None, 1):
