@@ -168,6 +168,39 @@ def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
     np.testing.assert_allclose(right_answers(data.known), expected)
 
 
+def test_many_negatives_are_scored_in_chunks_of_their_own_with_the_same_evidence(rng, monkeypatch):
+    # More negatives than a chunk holds get chunks of their own (no held-out
+    # recordings in them), so that no worker scores them all at once; every
+    # negative is scored once, as in one chunk.  The background model scores
+    # runs of frames, as it scores them all at once.
+    from wordrec.core import openset
+    from wordrec.core.features import FeatureConfig
+    from wordrec.core.model import ModelSet
+    from wordrec.jobs import training
+
+    cfg = TrainConfig(n_states=1, n_mix=1, max_iter=2)
+    a = [rng.normal(size=(8, 2)) for _ in range(4)]
+    b = [rng.normal(size=(8, 2)) + 10.0 for _ in range(4)]
+    floor = variance_floor(a + b, 0.01)
+    models = ModelSet(FeatureConfig(), (fit_word("a", a, cfg, floor)[0], fit_word("b", b, cfg, floor)[0]))
+    background = fit_word("<background>", a + b, cfg, floor)[0]
+    test = [(0, a[0]), (1, b[0]), (0, a[1])]
+    negatives = [rng.normal(size=(int(n), 2)) + 5.0 for n in rng.integers(3, 12, size=11)]
+    fcfg = FeatureConfig(n_ceps=1, delta_order=0, energy_max_norm=False)
+    whole, near = training.held_out_evidence([models], [test], background, fcfg, negatives)
+    monkeypatch.setattr(training, "EVIDENCE_CHUNK", 3)
+    monkeypatch.setattr(openset, "BACKGROUND_FRAMES", 10)
+    scored = []  # (held-out recordings, negatives) of each task
+    monkeypatch.setattr(training, "_fold_job", lambda task: scored.append((len(task[1]), len(task[4])))
+                        or training.calib.fold_held_out(*task))
+    cut, near_cut = training.held_out_evidence([models], [test], background, fcfg, negatives)
+    assert scored == [(3, 3), (0, 3), (0, 3), (0, 2)]  # ceil(11 / 3) chunks; the recordings in the first
+    np.testing.assert_array_equal(cut.known, whole.known)
+    np.testing.assert_array_equal(near_cut, near)
+    assert len(cut.unknown) == len(whole.unknown) == 3 + 3 + 11
+    np.testing.assert_allclose(np.sort(cut.unknown, axis=0), np.sort(whole.unknown, axis=0), rtol=0, atol=1e-9)
+
+
 def test_calibration_records_how_it_was_fitted_and_old_files_load():
     cal = Calibration((1.0, 0.5), -1.0, 0.3, 0.02, min_variation=4.0, speaker_warp=0.1, background_outlier=True)
     assert calibration_from_dict(cal.to_dict()) == cal

@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from wordrec.core.adapt import map_means
+from wordrec.core.baumwelch import em_runs
 from wordrec.core.confidence import evidence, spectral_variation
 from wordrec.core.defaults import NEW_VOICES_BY_DEFAULT, SPEAKER_WARP  # noqa: F401 (SPEAKER_WARP: imported from here too)
 from wordrec.core.gmm import design, state_log_densities
@@ -68,21 +69,29 @@ def background_problem(by_word: dict, cfg: TrainConfig) -> tuple[dict, TrainConf
     return {BACKGROUND: seqs}, bg_cfg
 
 
+#: Frames the background model scores at a time (a large held-out chunk,
+#: or many negatives, need not be one array).
+BACKGROUND_FRAMES = 65_536
+
+
 def background_scores(background, feats, outlier=None) -> np.ndarray:
     """Background log-likelihood of each recording: ``(n_recordings,)``.
 
     ``outlier``: the word models' :class:`wordrec.core.model.Outlier`, mixed
     into the background model too, so that a frame nothing explains costs
-    the background what it costs the words.
+    the background what it costs the words.  Recordings are scored in runs
+    of at most ``BACKGROUND_FRAMES`` frames (a longer one alone).
     """
-    if not feats:
-        return np.zeros(0)
-    XX = design(np.concatenate(feats, axis=0))
-    log_b, _ = state_log_densities(XX, background.log_weights, background.means, background.variances)
-    if outlier is not None:
-        log_b = outlier.mix_into(log_b.T, XX).T
-    bounds = np.cumsum([0] + [len(f) for f in feats])
-    return np.add.reduceat(log_b[:, 0], bounds[:-1])
+    lengths = [len(f) for f in feats]
+    out = [np.zeros(0)]
+    for a, b in em_runs([lengths], BACKGROUND_FRAMES):
+        XX = design(np.concatenate([np.asarray(f) for f in feats[a:b]], axis=0))
+        log_b, _ = state_log_densities(XX, background.log_weights, background.means, background.variances)
+        if outlier is not None:
+            log_b = outlier.mix_into(log_b.T, XX).T
+        bounds = np.cumsum([0] + lengths[a:b])
+        out.append(np.add.reduceat(log_b[:, 0], bounds[:-1]))
+    return np.concatenate(out)
 
 
 def top_two(scores: np.ndarray, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

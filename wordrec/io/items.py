@@ -128,9 +128,10 @@ class Items:
 
     def __iter__(self):
         blob, names, start = self._blob, self._names, 0
-        for end, code in zip(self._ends.tolist(), self._codes.tolist()):
-            yield os.fsdecode(blob[start:end].tobytes()), names[code]
-            start = end
+        for a in range(0, len(self), 4096):  # a block at a time: no list of a number per pair
+            for end, code in zip(self._ends[a : a + 4096].tolist(), self._codes[a : a + 4096].tolist()):
+                yield os.fsdecode(blob[start:end].tobytes()), names[code]
+                start = end
 
     @property
     def paths(self) -> "Paths":
@@ -177,6 +178,27 @@ class Paths:
 
     def __iter__(self):
         return (p for p, _ in self.items)
+
+
+def _items_under(seq):
+    return seq.items if isinstance(seq, Paths) else seq
+
+
+def spilled(seq, folder: str | None = None):
+    """``seq`` with its :class:`Items` (also under :class:`Paths`) moved to a mapped file and its pages let go of
+    (:meth:`Items.spill`, :meth:`Items.release`); any other sequence as it is."""
+    items = _items_under(seq)
+    if isinstance(items, Items):
+        items.spill(folder).release()
+    return seq
+
+
+def let_go(seq, k: int, every: int) -> None:
+    """On every ``every``-th task (``k`` counts them from 0), let go of the pages of ``seq``'s spilled
+    :class:`Items` read so far, so that walking a corpus does not hold it."""
+    items = _items_under(seq)
+    if isinstance(items, Items) and k % every == every - 1:
+        items.release()
 
 
 def give_back_freed_memory() -> None:

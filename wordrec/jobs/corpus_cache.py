@@ -16,6 +16,7 @@ import numpy as np
 
 from wordrec.core.confidence import spectral_variation
 from wordrec.core.features import FeatureConfig
+from wordrec.io.items import let_go
 from wordrec.jobs.featurise import (
     Failure,
     _extract_chunk,
@@ -79,7 +80,7 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
     def done(k: int) -> None:
         if progress:
             progress(min(SHARD_FILES, n - k * SHARD_FILES))
-        _let_go(items, k, 512)
+        let_go(items, k, 512)
 
     least = min_training_frames(cfg)
     refs = RefsWriter(folder)  # each word's references go to a file as they come, not into memory
@@ -100,13 +101,6 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
                 refs.add(word, k, copy_row[copied], sizes[copied], np.nan, copies=True)
     by_word, copies = refs.finish()
     return by_word, failures + left_out(words if words is not None else _words_of(items), by_word), copies
-
-
-def _let_go(items, k: int, every: int) -> None:
-    """Every ``every`` tasks, let go of the pages of spilled Items read so far
-    (:meth:`wordrec.io.items.Items.release`), so that walking a corpus does not hold it."""
-    if k % every == every - 1 and hasattr(items, "release"):
-        items.release()
 
 
 def _words_of(items) -> set:
@@ -137,7 +131,7 @@ def headers(items, rate: int | None = None, jobs: int = 1) -> tuple[int, object,
                  lambda k: ([p for p, _ in items[k * HEADER_FILES : (k + 1) * HEADER_FILES]], rate))
     found, failures, rates = [], [], []
     for k, (r, ok, bad) in enumerate(ordered_iter(_headers, tasks, jobs)):
-        _let_go(items, k, 64)
+        let_go(items, k, 64)
         found.append(k * HEADER_FILES + np.array([j for _, j in ok], dtype=np.int64))
         failures += bad
         if ok:

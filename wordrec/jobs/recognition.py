@@ -15,6 +15,7 @@ from wordrec.core.adapt import adapt_unsupervised
 from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.openset import confidences, threshold_of
 from wordrec.core.score import prepared, rank, score
+from wordrec.io.items import let_go, spilled
 from wordrec.jobs.featurise import Failure, Silence, extract_files, too_short
 from wordrec.jobs.parallel import Lazy, ordered_iter
 
@@ -139,10 +140,12 @@ def recognize_stream(models, paths, nbest: int | None = None, progress=None, thr
     """
     if not (hasattr(paths, "__len__") and hasattr(paths, "__getitem__")):
         paths = list(paths)
+    paths = spilled(paths)  # compact paths (wordrec.io.items) are let go of as the blocks go out
     blocks = Lazy(-(-len(paths) // BLOCK_FILES),
                   lambda k: (list(paths[k * BLOCK_FILES : (k + 1) * BLOCK_FILES]), nbest, threshold, reject, new_voices))
     try:
-        for answers in ordered_iter(_recognize_block, blocks, jobs, _set_models, (models,)):
+        for k, answers in enumerate(ordered_iter(_recognize_block, blocks, jobs, _set_models, (models,))):
+            let_go(paths, k, 64)
             if progress:
                 progress(len(answers))
             yield from answers

@@ -35,6 +35,7 @@ from wordrec.core.train import (
 )
 from wordrec.errors import WordrecError
 from wordrec.io.caps import check_planned
+from wordrec.io.items import spilled
 from wordrec.jobs.corpus_cache import features_by_word as cached_features_by_word
 from wordrec.jobs.corpus_cache import headers
 from wordrec.jobs.events import QUIET, Events
@@ -184,9 +185,10 @@ def held_out_evidence(fold_models, fold_tests, background, features, negatives=(
 
     ``negatives`` are dealt to the folds in turn (each is scored once), and
     a fold's share to its chunks in turn.  A fold of at most
-    ``EVIDENCE_CHUNK`` recordings is one chunk; larger ones are cut so that
-    a fold's features need not fit in memory (its impostors are then
-    spliced within each chunk).
+    ``EVIDENCE_CHUNK`` recordings (and negatives) is one chunk; larger ones
+    are cut so that a fold's features need not fit in memory (its
+    impostors are then spliced within each chunk; chunks beyond the
+    recordings hold negatives only).
 
     Returns
     -------
@@ -200,7 +202,7 @@ def held_out_evidence(fold_models, fold_tests, background, features, negatives=(
     tasks = []
     for k, (m, test) in enumerate(zip(fold_models, fold_tests)):
         mine = negatives[k::n]
-        chunks = max(1, -(-len(test) // EVIDENCE_CHUNK))
+        chunks = max(1, -(-len(test) // EVIDENCE_CHUNK), -(-len(mine) // EVIDENCE_CHUNK))
         for c in range(chunks):
             # Every other recording of a chunk is warped up, the rest down: chunks start at even places.
             part = test[c * EVIDENCE_CHUNK : (c + 1) * EVIDENCE_CHUNK]
@@ -336,22 +338,15 @@ def train_corpus(items, words, train_cfg: TrainConfig, *, sample_rate: int | Non
     # Before any file is read: a model the file format would refuse is not trained.
     check_planned(len(set(words)), train_cfg.n_states, train_cfg.n_mix, FeatureConfig().n_features,
                   train_cfg.topology, BACKGROUND_MIX if reject else None)
-    rate, usable, unreadable = headers(_spilled(items, cache), sample_rate, jobs)
-    usable = _spilled(usable, cache)
+    # While the workers featurise and train, this process holds none of the corpus's paths.
+    rate, usable, unreadable = headers(spilled(items, cache), sample_rate, jobs)
+    usable = spilled(usable, cache)
     for f in unreadable:
         events.failed(f)
     feature_cfg = FeatureConfig.for_rate(rate, trim=trim)
     with FeatureCache(cache) as store:
         return _train_cached(usable, words, feature_cfg, train_cfg, store.path, reject, false_rejection,
                              speaker_warp, negatives, jobs, events, name, len(items), unreadable)
-
-
-def _spilled(items, folder: str | None):
-    """A corpus's :class:`~wordrec.io.items.Items` moved to a mapped file, the pages read so far let go
-    of (:meth:`~wordrec.io.items.Items.spill`): while the workers train, this process holds none of it."""
-    if hasattr(items, "spill"):
-        items.spill(folder).release()
-    return items
 
 
 def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_rejection, speaker_warp, negatives,
@@ -361,7 +356,7 @@ def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_r
     by_word, failures, copies = cached_features_by_word(
         usable, feature_cfg, folder, events.advance, words=words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
     )
-    _spilled(usable, folder)
+    spilled(usable)
     negative = take_negatives(by_word, copies, feature_cfg)
     failures = [f for f in failures if not is_negative(f.path)]  # an empty _unknown_/ leaves no word out
     if len(negatives):
