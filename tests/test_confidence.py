@@ -141,6 +141,19 @@ def test_recordings_below_the_variation_floor_get_no_confidence(rng):
         calibration_from_dict({**cal.to_dict(), "min_variation": -1.0})
 
 
+def _two_far_words(rng):
+    """Two one-state words of two-column frames far apart, a background model of both, and their recordings."""
+    from wordrec.core.features import FeatureConfig
+    from wordrec.core.model import ModelSet
+
+    cfg = TrainConfig(n_states=1, n_mix=1, max_iter=2)
+    a = [rng.normal(size=(8, 2)) for _ in range(4)]
+    b = [rng.normal(size=(8, 2)) + 10.0 for _ in range(4)]
+    floor = variance_floor(a + b, 0.01)
+    models = ModelSet(FeatureConfig(), (fit_word("a", a, cfg, floor)[0], fit_word("b", b, cfg, floor)[0]))
+    return models, fit_word("<background>", a + b, cfg, floor)[0], a, b
+
+
 def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
     # Two one-state words far apart; a recording of "b" labelled "a" is a
     # held-out error: its all-but-own score stays an out-of-vocabulary
@@ -148,15 +161,9 @@ def test_held_out_in_vocabulary_evidence_keeps_only_correct_answers(rng):
     # no false rejection).
     from wordrec.core.calibration import right_answers
     from wordrec.core.features import FeatureConfig
-    from wordrec.core.model import ModelSet
     from wordrec.jobs.training import held_out_evidence
 
-    cfg = TrainConfig(n_states=1, n_mix=1, max_iter=2)
-    a = [rng.normal(size=(8, 2)) for _ in range(4)]
-    b = [rng.normal(size=(8, 2)) + 10.0 for _ in range(4)]
-    floor = variance_floor(a + b, 0.01)
-    models = ModelSet(FeatureConfig(), (fit_word("a", a, cfg, floor)[0], fit_word("b", b, cfg, floor)[0]))
-    background = fit_word("<background>", a + b, cfg, floor)[0]
+    models, background, a, b = _two_far_words(rng)
     test = [(0, a[0]), (1, b[0]), (0, b[1]), (1, a[1])]  # the last two are labelled wrong
     cfg = FeatureConfig(n_ceps=1, delta_order=0, energy_max_norm=False)  # two columns, as the arrays above
     data, near = held_out_evidence([models], [test], background, cfg)
@@ -175,15 +182,9 @@ def test_many_negatives_are_scored_in_chunks_of_their_own_with_the_same_evidence
     # runs of frames, as it scores them all at once.
     from wordrec.core import openset
     from wordrec.core.features import FeatureConfig
-    from wordrec.core.model import ModelSet
     from wordrec.jobs import training
 
-    cfg = TrainConfig(n_states=1, n_mix=1, max_iter=2)
-    a = [rng.normal(size=(8, 2)) for _ in range(4)]
-    b = [rng.normal(size=(8, 2)) + 10.0 for _ in range(4)]
-    floor = variance_floor(a + b, 0.01)
-    models = ModelSet(FeatureConfig(), (fit_word("a", a, cfg, floor)[0], fit_word("b", b, cfg, floor)[0]))
-    background = fit_word("<background>", a + b, cfg, floor)[0]
+    models, background, a, b = _two_far_words(rng)
     test = [(0, a[0]), (1, b[0]), (0, a[1])]
     negatives = [rng.normal(size=(int(n), 2)) + 5.0 for n in rng.integers(3, 12, size=11)]
     fcfg = FeatureConfig(n_ceps=1, delta_order=0, energy_max_norm=False)

@@ -198,7 +198,7 @@ def memory_option(command):
     return click.option(
         "--memory", default=None, metavar="SIZE",
         help="Memory for the worker processes, e.g. 2G or 1500M: it caps how many run (each holds a bounded amount "
-        "whatever the corpus; what still grows with the corpus, about 0.13 kB a file, does not depend on it).  "
+        "whatever the corpus, and the parent's index of the corpus is on disk).  "
         "[default: a quarter of the machine's memory]",
     )(command)
 

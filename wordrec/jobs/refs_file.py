@@ -44,7 +44,7 @@ class RefsOnDisk:
     Stands in for the :class:`~wordrec.jobs.store.Refs` it holds: ``len``,
     iteration (a :class:`~wordrec.jobs.store.Ref` each), indexing and
     slicing (a plain slice stays on disk; a step or an index array reads
-    what it picks, a block at a time), ``lengths``, ``variation`` and
+    the blocks it picks from), ``lengths``, ``variation`` and
     ``load`` (these read the whole), and :meth:`refs` to hold it all.  It
     pickles as its file names and ranges.
     """
