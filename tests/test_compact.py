@@ -285,3 +285,16 @@ def test_spilled_items_are_the_same_pairs_and_let_go_of_their_pages(tmp_path):
     assert items[99_999] == pairs[99_999]  # and read back from the file when needed
     assert read - before > 0.5 * items._blob.nbytes / 1024
     assert list(Items.of([]).spill()) == []
+
+
+def test_items_that_cannot_be_spilled_stay_as_they_are(tmp_path, monkeypatch):
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    items = Items.of(PAIRS)
+    assert items.spill(str(tmp_path)) is items and items._map is None and items == PAIRS
+    items.release()  # nothing to let go of
+    assert items == PAIRS

@@ -46,19 +46,23 @@ class Items:
         memory: :meth:`release` lets go of the ones read so far, and they
         are read back from the file when next needed.  So a run that walks
         a large corpus holds it without growing with it.  ``folder``:
-        where the file is made (default ``$TMPDIR``).  Returns self.
+        where the file is made (default ``$TMPDIR``); where no file can be
+        made, the arrays stay as they are.  Returns self.
         """
         if self._map is not None or not len(self):
             return self
         arrays = (self._blob, self._ends, self._codes)
-        with tempfile.TemporaryFile(dir=folder) as f:
-            at = []
-            for a in arrays:
-                f.write(b"\0" * (-f.tell() % 8))  # each array starts 8-byte aligned
-                at.append(f.tell())
-                a.tofile(f)
-            f.flush()
-            self._map = mmap.mmap(f.fileno(), f.tell(), access=mmap.ACCESS_READ)  # outlives the file's name
+        try:
+            with tempfile.TemporaryFile(dir=folder) as f:
+                at = []
+                for a in arrays:
+                    f.write(b"\0" * (-f.tell() % 8))  # each array starts 8-byte aligned
+                    at.append(f.tell())
+                    a.tofile(f)
+                f.flush()
+                self._map = mmap.mmap(f.fileno(), f.tell(), access=mmap.ACCESS_READ)  # outlives the file's name
+        except (OSError, ValueError):  # no room or no temporary folder: the arrays stay in memory, as they were
+            return self
         self._blob, self._ends, self._codes = (np.frombuffer(self._map, a.dtype, len(a), o) for a, o in zip(arrays, at))
         return self
 
