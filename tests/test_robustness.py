@@ -841,6 +841,41 @@ def test_a_manifest_naming_one_file_by_two_paths_keeps_it_once(tmp_path):
     assert all(isinstance(p, str) for p, _ in found.items)
 
 
+def test_a_manifest_reports_its_duplicates_among_other_skipped_lines_in_line_order(tmp_path):
+    # Duplicates are found once every line is read: their reports must still
+    # come in line order among the others, each naming the file's first line.
+    from wordrec.io import corpus
+
+    make_tone_corpus(tmp_path / "audio", n_per_word=2)
+    manifest = tmp_path / "list.tsv"
+    manifest.write_text(
+        "audio/mid/mid_1.wav\tmid\n"  # 1
+        "audio/low/low_0.wav\tlow\n"  # 2
+        "audio/low/nothing.wav\tlow\n"  # 3: no such file
+        "audio/mid/mid_1.wav\tmid\n"  # 4: line 1 again
+        "audio/low/low_0.wav\thigh\n"  # 5: line 2 as another word
+        "no tab here\n"  # 6
+        "audio/mid/mid_1.wav\tlow\n"  # 7: line 1 a third time, as another word
+        "audio/mid/mid_0.wav\tmid\n"  # 8
+        "audio/low/low_0.wav\tlow\n"  # 9: line 2 again
+    )
+    found = corpus.load(manifest)
+    assert list(found.items) == [
+        (str(tmp_path / "audio/low/low_0.wav"), "low"),
+        (str(tmp_path / "audio/mid/mid_0.wav"), "mid"),
+        (str(tmp_path / "audio/mid/mid_1.wav"), "mid"),
+    ]
+    assert [(where.rsplit(":", 1)[1], why.split(": ", 1)[-1]) for where, why in found.skipped] == [
+        ("3", "no such file"),
+        ("4", "listed twice (first on line 1; duplicate skipped)"),
+        ("5", "listed as 'low' on line 2 and as 'high' here (kept the first)"),
+        ("6", "expected 'path<TAB>word'"),
+        ("7", "listed as 'mid' on line 1 and as 'low' here (kept the first)"),
+        ("9", "listed twice (first on line 2; duplicate skipped)"),
+    ]
+    assert all(why.startswith(str(tmp_path / "audio")) for _, why in found.skipped if "listed" in why)
+
+
 def test_decoder_noise_is_hidden_in_nested_and_overlapping_blocks_and_stderr_comes_back(capfd):
     import threading
 

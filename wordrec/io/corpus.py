@@ -6,10 +6,13 @@ entries for what was passed over, so that callers can report them.
 
 from __future__ import annotations
 
+import array
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from wordrec.core.labels import word_problem
 from wordrec.errors import WordrecError
@@ -170,7 +173,8 @@ def from_manifest(manifest: Path) -> Corpus:
     missing files and duplicates (the same file named twice, by any path)
     are skipped and reported as ``file:line``.  Paths are kept as str (a
     million of them as Path objects would take about 700 MB), and what is
-    kept per line while reading is its path and two ints.
+    kept per line while reading is its path and five numbers in arrays;
+    duplicates are found once all lines are read.
     """
     reader = _ManifestReader(manifest)
     try:
@@ -181,7 +185,8 @@ def from_manifest(manifest: Path) -> Corpus:
         raise WordrecError(f"{manifest}: not a text manifest (not UTF-8)") from None
     except OSError as exc:
         raise WordrecError(f"{manifest}: cannot read ({exc.strerror})") from None
-    return Corpus(_sorted_items(reader.items), tuple(reader.skipped))
+    items, skipped = reader.finish()
+    return Corpus(_sorted_items(items), skipped)
 
 
 class _ManifestReader:
@@ -192,12 +197,14 @@ class _ManifestReader:
         self.base = str(Path(manifest).parent)
         self.words: dict = {}  # word -> (the word's one str object, its problem or None, its number)
         self.names: list = []  # the words by number
-        self.seen: dict = {}  # device << 64 | inode -> line << 32 | word number
+        # Per kept line, in arrays (a dict keyed by file took about 120 bytes a line):
+        # its file's device and inode, line number, word number and place in its word's list.
+        self.keys = (array.array("Q"), array.array("Q"), array.array("I"), array.array("I"), array.array("I"))
         self.items: dict = {}  # word -> paths
-        self.skipped: list = []
+        self.skipped: list = []  # (line number, why)
 
     def skip(self, number: int, why: str) -> None:
-        self.skipped.append((f"{self.manifest}:{number}", why))
+        self.skipped.append((number, why))
 
     def line(self, number: int, line: str) -> None:
         """Take one line: an item, a skipped line, or nothing (blank, a comment)."""
@@ -217,16 +224,36 @@ class _ManifestReader:
         problem, st = _not_a_recording(path)
         if problem:
             return self.skip(number, f"{path}: {problem}")
-        key = st.st_dev << 64 | st.st_ino
-        first = self.seen.get(key)
-        if first is None:
-            self.seen[key] = number << 32 | index
-            self.items.setdefault(word, []).append(path)
-            return
-        first_line, first_word = first >> 32, self.names[first & 0xFFFFFFFF]
-        if first_word == word:
-            return self.skip(number, f"{path}: listed twice (first on line {first_line}; duplicate skipped)")
-        self.skip(number, f"{path}: listed as {first_word!r} on line {first_line} and as {word!r} here (kept the first)")
+        paths = self.items.setdefault(word, [])
+        for column, value in zip(self.keys, (st.st_dev, st.st_ino, number, index, len(paths))):
+            column.append(value)
+        paths.append(path)
+
+    def finish(self) -> tuple[dict, tuple]:
+        """``(word -> paths, skipped)``: the files named more than once kept on their first line only,
+        and every skipped line as ``(file:line, why)``, in line order."""
+        dev, ino, number, word, place = (np.frombuffer(c, dtype=f"u{c.itemsize}") if len(c) else np.zeros(0, np.uint64)
+                                         for c in self.keys)
+        order = np.lexsort((number, ino, dev))  # by file, then line
+        same = (dev[order][1:] == dev[order][:-1]) & (ino[order][1:] == ino[order][:-1])
+        drop: dict = {}  # word -> places of its duplicates
+        first = 0
+        for k in range(1, len(order)):
+            if not same[k - 1]:
+                first = k
+                continue
+            i, j = int(order[first]), int(order[k])  # the file's first line, and this later one
+            w, first_word = self.names[int(word[j])], self.names[int(word[i])]
+            path = self.items[w][int(place[j])]
+            drop.setdefault(w, set()).add(int(place[j]))
+            if first_word == w:
+                why = f"{path}: listed twice (first on line {int(number[i])}; duplicate skipped)"
+            else:
+                why = f"{path}: listed as {first_word!r} on line {int(number[i])} and as {w!r} here (kept the first)"
+            self.skipped.append((int(number[j]), why))
+        items = {w: [p for k, p in enumerate(v) if k not in drop[w]] if w in drop else v for w, v in self.items.items()}
+        self.skipped.sort(key=lambda s: s[0])  # one entry a line at most: in line order
+        return items, tuple((f"{self.manifest}:{n}", why) for n, why in self.skipped)
 
 
 def load(path) -> Corpus:
