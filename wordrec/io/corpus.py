@@ -235,14 +235,13 @@ class _ManifestReader:
         dev, ino, number, word, place = (np.frombuffer(c, dtype=f"u{c.itemsize}") if len(c) else np.zeros(0, np.uint64)
                                          for c in self.keys)
         order = np.lexsort((number, ino, dev))  # by file, then line
-        same = (dev[order][1:] == dev[order][:-1]) & (ino[order][1:] == ino[order][:-1])
+        dev, ino = dev[order], ino[order]
+        new_file = np.ones(len(order), dtype=bool)
+        new_file[1:] = (dev[1:] != dev[:-1]) | (ino[1:] != ino[:-1])
+        first = np.maximum.accumulate(np.where(new_file, np.arange(len(order)), 0))  # each file's first line
         drop: dict = {}  # word -> places of its duplicates
-        first = 0
-        for k in range(1, len(order)):
-            if not same[k - 1]:
-                first = k
-                continue
-            i, j = int(order[first]), int(order[k])  # the file's first line, and this later one
+        for k in np.flatnonzero(~new_file):  # the later lines of a file, only
+            i, j = int(order[first[k]]), int(order[k])  # the file's first line, and this later one
             w, first_word = self.names[int(word[j])], self.names[int(word[i])]
             path = self.items[w][int(place[j])]
             drop.setdefault(w, set()).add(int(place[j]))

@@ -197,12 +197,18 @@ def spilled(seq, folder: str | None = None):
     return seq
 
 
-def let_go(seq, k: int, every: int) -> None:
-    """On every ``every``-th task (``k`` counts them from 0), let go of the pages of ``seq``'s spilled
-    :class:`Items` read so far, so that walking a corpus does not hold it."""
+def release(seq) -> None:
+    """Let go of the pages of ``seq``'s spilled :class:`Items` (also under :class:`Paths`) read so far."""
     items = _items_under(seq)
-    if isinstance(items, Items) and k % every == every - 1:
+    if isinstance(items, Items):
         items.release()
+
+
+def let_go(seq, k: int, every: int) -> None:
+    """:func:`release` on every ``every``-th task (``k`` counts them from 0), so that walking a corpus
+    does not hold it."""
+    if k % every == every - 1:
+        release(seq)
 
 
 def give_back_freed_memory() -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from wordrec.core.confidence import spectral_variation
 from wordrec.core.features import FeatureConfig
-from wordrec.io.items import let_go
+from wordrec.io.items import let_go, release
 from wordrec.jobs.featurise import (
     Failure,
     _extract_chunk,
@@ -99,13 +99,9 @@ def features_by_word(items, cfg: FeatureConfig, folder: str, progress=None, word
             copied = mine & (copy_row >= 0)
             if copied.any():
                 refs.add(word, k, copy_row[copied], sizes[copied], np.nan, copies=True)
+    release(items)  # the pages of the paths read since the last let-go
     by_word, copies = refs.finish()
-    return by_word, failures + left_out(words if words is not None else _words_of(items), by_word), copies
-
-
-def _words_of(items) -> set:
-    """The distinct words of ``(path, word)`` items (without decoding every path of :class:`Items`)."""
-    return set(items.words) if hasattr(items, "words") else {w for _, w in items}
+    return by_word, failures + left_out(words, by_word, items), copies
 
 
 #: Files whose headers a task reads.

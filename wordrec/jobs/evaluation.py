@@ -7,7 +7,6 @@ from wordrec.core.labels import SILENCE, UNKNOWN
 from wordrec.core.metrics import Tally, report
 from wordrec.core.openset import active_calibration
 from wordrec.errors import WordrecError
-from wordrec.io.items import let_go
 from wordrec.jobs.featurise import Failure
 from wordrec.jobs.recognition import (
     recognize_files,
@@ -42,8 +41,7 @@ def evaluate_corpus(models, items, progress=None, adapt=None, jobs: int = 1) -> 
     else:
         answers = recognize_files(models, list(paths), 1, progress, adapt=adapt)
     tally, failures = Tally(), []
-    for k, (a, (path, w)) in enumerate(zip(answers, items)):
-        let_go(items, k, 1 << 16)
+    for a, (path, w) in zip(answers, items):  # the stream lets go of the spilled paths' pages, these too
         if a.failure is not None:
             failures.append(a.failure)
             continue

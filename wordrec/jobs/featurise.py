@@ -211,12 +211,14 @@ def group_by_word(items, feats, cfg: FeatureConfig, words=None) -> tuple[dict, l
         by_word.setdefault(word, []).append(clean)
         if copy is not None:
             copies.setdefault(word, []).append(copy)
-    wanted = set(words) if words is not None else {w for _, w in items}
-    return by_word, failures + left_out(wanted, by_word), copies
+    return by_word, failures + left_out(words, by_word, items), copies
 
 
-def left_out(words, by_word: dict) -> list[Failure]:
-    """A failure for each of ``words`` (sorted) that ``by_word`` has no recording of."""
+def left_out(words, by_word: dict, items=()) -> list[Failure]:
+    """A failure for each of ``words`` (sorted; None: the words of the ``(path, word)`` ``items``) that
+    ``by_word`` has no recording of."""
+    if words is None:  # Items know their words without decoding every path
+        words = items.words if hasattr(items, "words") else {w for _, w in items}
     return [Failure(w, f"word {w!r}: no usable recordings (word left out)") for w in sorted(set(words) - set(by_word))]
 
 

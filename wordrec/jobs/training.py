@@ -356,7 +356,6 @@ def _train_cached(usable, words, feature_cfg, train_cfg, folder, reject, false_r
     by_word, failures, copies = cached_features_by_word(
         usable, feature_cfg, folder, events.advance, words=words, jobs=jobs, noise=NoiseCopies.of(train_cfg)
     )
-    spilled(usable)
     negative = take_negatives(by_word, copies, feature_cfg)
     failures = [f for f in failures if not is_negative(f.path)]  # an empty _unknown_/ leaves no word out
     if len(negatives):
