@@ -66,6 +66,10 @@ class RefsOnDisk:
                 yield offset + s - a, path, s, min(s + size, b)
             offset += b - a
 
+    def _none(self) -> Refs:
+        """No recording, of this folder (to start a join that may have nothing else)."""
+        return Refs(self.folder, [], [], [])
+
     def _refs_of(self, path: str, start: int, stop: int) -> Refs:
         r = _read(path, start, stop)
         return Refs(self.folder, r["shard"], r["row"], r["lengths"], r["variation"])
@@ -77,7 +81,7 @@ class RefsOnDisk:
 
     def refs(self) -> Refs:
         """All the references, in memory."""
-        return Refs.concat(list(self.blocks())) if self.parts else Refs(self.folder, [], [], [])
+        return Refs.concat([self._none(), *self.blocks()])
 
     def take(self, index) -> Refs:
         """The references at ``index`` (any order, repeats allowed), reading only the blocks they are in."""
@@ -87,7 +91,7 @@ class RefsOnDisk:
             raise IndexError("recording index out of range")
         order = np.argsort(index, kind="stable")
         wanted = index[order]
-        picked = [Refs(self.folder, [], [], [])]
+        picked = [self._none()]
         for offset, path, s, e in self._spans():
             lo, hi = np.searchsorted(wanted, [offset, offset + e - s])
             if hi > lo:
@@ -113,8 +117,7 @@ class RefsOnDisk:
             yield from block
 
     def _column(self, name: str) -> np.ndarray:
-        got = [getattr(b, name) for b in self.blocks()]
-        return np.concatenate(got) if got else getattr(Refs(self.folder, [], [], []), name)
+        return np.concatenate([getattr(b, name) for b in (self._none(), *self.blocks())])
 
     @property
     def lengths(self) -> np.ndarray:
